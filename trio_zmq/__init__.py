@@ -1,0 +1,30 @@
+"""trio_zmq: ZeroMQ for trio, with structured concurrency and no lost wake-ups.
+
+Layers, bottom up:
+
+* :func:`probe`, :func:`wait_readable`, :func:`wait_writable` -- the
+  probe/wait engine over ZMQ_FD and ZMQ_EVENTS (``trio_zmq._core``);
+* :class:`Context` and :class:`Socket` -- pyzmq's API with trio's rules
+  (``trio_zmq._socket``);
+* :class:`MessageReceiveChannel` / :class:`MessageSendChannel` -- sockets as
+  trio channels (``trio_zmq._channels``).
+"""
+
+from ._channels._channels import ChannelStatistics, MessageReceiveChannel, MessageSendChannel
+from ._core._wait import probe, wait_readable, wait_writable
+from ._socket._context import Context
+from ._socket._socket import Socket
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ChannelStatistics",
+    "Context",
+    "MessageReceiveChannel",
+    "MessageSendChannel",
+    "Socket",
+    "__version__",
+    "probe",
+    "wait_readable",
+    "wait_writable",
+]

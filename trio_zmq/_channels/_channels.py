@@ -1,0 +1,184 @@
+"""Layer 3: sockets seen as trio channels.
+
+A channel here is a *view* of a socket, not a buffer: the queue is the FIFO
+of tasks waiting in ``receive()`` / ``send()`` inside the engine, and the only
+buffers are libzmq's own, bounded by the high-water marks.  No pump task runs.
+
+Ownership: closing a view closes only that view -- its later calls, and the
+calls blocked in it at that moment, raise :exc:`trio.ClosedResourceError` --
+while the socket and its other views stay usable.  Closing the socket closes
+every view.  ZeroMQ has no end-of-stream, so ``async for`` over a receive
+view runs until the view or the socket is closed; end a stream with a
+message of your protocol's own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar, final
+
+import trio
+import zmq
+
+from .._core._engine import RECV, SEND
+from .._core._wait import wait_events
+from .._socket._socket import Socket, ViewCloser
+
+T = TypeVar("T")
+
+
+@dataclasses.dataclass(frozen=True)
+class ChannelStatistics:
+    """What :meth:`statistics` reports, in the spirit of trio's memory channels.
+
+    The waiting-task counts are the socket's (all views and direct calls):
+    they are the channel's queue.
+    """
+
+    socket_type: zmq.SocketType
+    #: Messages that went through this view.
+    items: int
+    tasks_waiting_send: int
+    tasks_waiting_receive: int
+    view_closed: bool
+    socket_closed: bool
+
+
+class _View:
+    """What both directions share: the socket, the closer, the counters."""
+
+    def __init__(self, socket: Socket) -> None:
+        if not isinstance(socket, Socket):
+            raise TypeError(f"expected a trio_zmq.Socket, not {type(socket).__name__}")
+        self._socket = socket
+        self._closer = ViewCloser()
+        self._items = 0
+
+    @property
+    def socket(self) -> Socket:
+        """The socket this is a view of."""
+        return self._socket
+
+    def _check_open(self) -> None:
+        self._closer.check()
+        if self._socket.closed:
+            raise trio.ClosedResourceError("the socket under this channel was closed")
+
+    def statistics(self) -> ChannelStatistics:
+        engine = self._socket._engine
+        return ChannelStatistics(
+            socket_type=self._socket.type,
+            items=self._items,
+            tasks_waiting_send=len(engine.queues[SEND]),
+            tasks_waiting_receive=len(engine.queues[RECV]),
+            view_closed=self._closer.closed,
+            socket_closed=self._socket.closed,
+        )
+
+    def close(self) -> None:
+        """Close this view (not the socket); blocked calls in it are woken."""
+        self._closer.close()
+
+    async def aclose(self) -> None:
+        """:meth:`close`, then a checkpoint."""
+        self.close()
+        await trio.lowlevel.checkpoint()
+
+
+@final
+class MessageReceiveChannel(_View, trio.abc.ReceiveChannel[T], Generic[T]):
+    """A socket's receiving side as a :class:`trio.abc.ReceiveChannel`.
+
+    Made by :meth:`trio_zmq.Socket.receive_channel`.  Each item is one
+    multipart message, passed through the deserializer if there is one.  A
+    message whose deserialization fails has been consumed; the error is
+    raised from :meth:`receive`.
+    """
+
+    def __init__(
+        self, socket: Socket, deserializer: Callable[[list[bytes]], T] | None = None
+    ) -> None:
+        super().__init__(socket)
+        self._deserializer = deserializer
+        self._attempt = socket._recv_multipart_attempt(0, True, False)
+
+    async def receive(self) -> T:
+        """Receive the next message; a checkpoint, cancel-safe.
+
+        Raises:
+          trio.ClosedResourceError: this view or the socket is or gets closed.
+        """
+        self._check_open()
+        frames: list[bytes] = await self._socket._operate(RECV, self._attempt, 0, self._closer)
+        self._items += 1
+        return self._convert(frames)
+
+    def receive_nowait(self) -> T:
+        """Receive a message now or raise :exc:`trio.WouldBlock`."""
+        self._check_open()
+        frames: list[bytes] = self._socket._nowait(RECV, self._attempt)
+        self._items += 1
+        return self._convert(frames)
+
+    def _convert(self, frames: list[bytes]) -> T:
+        if self._deserializer is None:
+            return frames  # type: ignore[return-value]  # T is list[bytes] here
+        return self._deserializer(frames)
+
+    def __repr__(self) -> str:
+        return f"<trio_zmq receive channel of {self._socket!r}>"
+
+
+@final
+class MessageSendChannel(_View, trio.abc.SendChannel[T], Generic[T]):
+    """A socket's sending side as a :class:`trio.abc.SendChannel`.
+
+    Made by :meth:`trio_zmq.Socket.send_channel`.  Each item becomes one
+    multipart message, through the serializer if there is one; serialization
+    and type errors are raised before anything is sent.
+    """
+
+    def __init__(
+        self, socket: Socket, serializer: Callable[[T], Sequence[Any]] | None = None
+    ) -> None:
+        super().__init__(socket)
+        self._serializer = serializer
+
+    async def send(self, value: T) -> None:
+        """Send ``value`` as one multipart message; a checkpoint, cancel-safe.
+
+        A cancelled send sends nothing.
+
+        Raises:
+          TypeError, ValueError: the value is not a valid message.
+          trio.ClosedResourceError: this view or the socket is or gets closed.
+        """
+        self._check_open()
+        attempt = self._socket._send_multipart_attempt(self._frames(value), 0, True, False)
+        await self._socket._operate(SEND, attempt, 0, self._closer)
+        self._items += 1
+
+    def send_nowait(self, value: T) -> None:
+        """Send now or raise :exc:`trio.WouldBlock`; never a checkpoint."""
+        self._check_open()
+        attempt = self._socket._send_multipart_attempt(self._frames(value), 0, True, False)
+        self._socket._nowait(SEND, attempt)
+        self._items += 1
+
+    async def wait_writable(self) -> None:
+        """Return once the socket can take a message; always a checkpoint.
+
+        Lets a producer build a message lazily, only once it can be sent
+        (another task may still take the slot first).
+        """
+        self._check_open()
+        await self._closer.interruptible(wait_events(self._socket._engine, zmq.POLLOUT))
+
+    def _frames(self, value: T) -> Sequence[Any]:
+        if self._serializer is None:
+            return value  # type: ignore[return-value]  # T is a frame sequence here
+        return self._serializer(value)
+
+    def __repr__(self) -> str:
+        return f"<trio_zmq send channel of {self._socket!r}>"

@@ -1,0 +1,1 @@
+"""The ``trio-zmq`` command line: ``demo`` (and, later, ``bench``)."""

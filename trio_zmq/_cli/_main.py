@@ -1,0 +1,58 @@
+"""``trio-zmq`` / ``python -m trio_zmq``: the command-line entry point."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+import trio
+
+from . import _demo
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="trio-zmq", description="ZeroMQ for trio: tools and demos."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser(
+        "demo",
+        help="run a ventilator -> workers -> sink pipeline through trio_zmq channels",
+    )
+    demo.add_argument("--tasks", type=_positive, default=20_000, help="jobs to send (20000)")
+    demo.add_argument("--workers", type=_positive, default=4, help="worker tasks (4)")
+    demo.add_argument(
+        "--transport",
+        choices=["inproc", "ipc", "tcp"],
+        default="inproc",
+        help="how the stages connect (inproc)",
+    )
+    demo.add_argument("--quiet", action="store_true", help="print only the summary")
+    return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, not {value}")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "demo":
+        options = _demo.DemoOptions(
+            tasks=args.tasks,
+            workers=args.workers,
+            transport=args.transport,
+            progress=not args.quiet,
+        )
+        summary = trio.run(_demo.run_demo, options)
+        print(summary.render())
+        return 0 if summary.ok else 1
+    raise AssertionError(f"unhandled command {args.command!r}")  # argparse prevents this
+
+
+if __name__ == "__main__":
+    sys.exit(main())

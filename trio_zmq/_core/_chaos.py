@@ -1,0 +1,77 @@
+"""Test-only switches read by the engine and the socket layer.
+
+Two kinds of switch live here, both off by default and both cheap to check
+on the hot path (one module-global attribute read):
+
+* :data:`variant` selects a *deliberately broken* engine.  The property
+  suite runs against each broken variant and must find a counterexample:
+  a suite that passes against a broken engine proves nothing.
+* :data:`source` is an optional :class:`ChaosSource` that injects
+  adversarial scheduling (spurious fd wake-ups, forced EAGAIN on the first
+  non-blocking attempt, extra checkpoints).  ``trio_zmq.testing`` drives it
+  from hypothesis, so a failing schedule shrinks and prints.
+
+Nothing in here changes behaviour unless a test turns it on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Protocol
+
+import trio
+
+
+@dataclasses.dataclass
+class BrokenVariant:
+    """Each flag breaks one promise of the engine (for test power only)."""
+
+    #: Do not re-read ZMQ_EVENTS after the library's own operations.
+    skip_reprobe: bool = False
+    #: Wake only one parked waiter per serve, however many could proceed.
+    wake_one: bool = False
+    #: Do not hand the fd over when the watcher leaves.
+    no_handover: bool = False
+    #: A cancellable checkpoint after a successful receive.
+    checkpoint_after_recv: bool = False
+    #: Do not call notify_closing when the socket is closed.
+    no_notify_closing: bool = False
+    #: Newcomers try the operation even while others are parked.
+    newcomer_overtakes: bool = False
+
+    def names(self) -> list[str]:
+        return [f.name for f in dataclasses.fields(self) if getattr(self, f.name)]
+
+
+class ChaosSource(Protocol):
+    """Decides, at each decision point, whether to inject an adversity."""
+
+    def spurious_wakeup(self) -> bool:
+        """Should the fd watcher wake up once without a reason?"""
+
+    def force_eagain(self) -> bool:
+        """Should this non-blocking attempt pretend the socket was not ready?"""
+
+    def extra_checkpoint(self) -> bool:
+        """Should this operation yield to the scheduler once more first?"""
+
+
+variant = BrokenVariant()
+source: ChaosSource | None = None
+
+
+async def maybe_spurious_wakeup() -> bool:
+    """Return True (after a checkpoint) if chaos asks for a spurious wakeup."""
+    if source is not None and source.spurious_wakeup():
+        await trio.lowlevel.checkpoint()
+        return True
+    return False
+
+
+async def maybe_extra_checkpoint() -> None:
+    if source is not None and source.extra_checkpoint():
+        await trio.lowlevel.checkpoint()
+
+
+def forced_eagain() -> bool:
+    return source is not None and source.force_eagain()

@@ -1,0 +1,369 @@
+"""The probe/wait engine: one per libzmq socket.
+
+Why an engine at all?  ``ZMQ_FD`` is not a readiness fd in the usual sense:
+
+* it is *edge-triggered*: it becomes readable when libzmq has queued a
+  command for the socket, and becomes unreadable again as soon as any zmq
+  call on the socket (send, recv, getsockopt(EVENTS), bind, connect, ...)
+  processes those commands;
+* it is shared by both directions: readability of the fd says nothing about
+  whether a message can be received or sent; only ``ZMQ_EVENTS`` does.
+
+So the only safe way to sleep on the fd is: read ``ZMQ_EVENTS`` *after the
+last zmq call*; if it shows what some waiter needs, serve that waiter now;
+only if it shows nothing useful, sleep on the fd.  And since trio allows only
+one task per fd in :func:`trio.lowlevel.wait_readable`, exactly one task --
+the *watcher* -- sleeps on the fd; every other waiting task *parks*.
+
+Every waiting task is described by a :class:`Waiter` in a FIFO queue per
+direction.  The waiter carries an *attempt*: a synchronous callable that
+performs the task's zmq operation without blocking (or raises
+:class:`zmq.Again`).  Whoever notices that the socket is ready -- the watcher
+woken by the fd, or any task that just performed an operation through this
+library -- runs the attempts of the waiters at the head of the queues, in
+their order, and reschedules each served task with its result.  That is the
+"Handle with read/write queues" of the 2011 zeromq-dev thread, with tasks in
+place of callbacks.
+
+Because a parked task is resumed with its result through
+:func:`trio.lowlevel.reschedule`, cancellation is atomic: either the attempt
+ran and the task gets its result, or the task was cancelled while parked and
+its attempt never ran.  The watcher is never served by another task (it is
+not parked, it is inside ``wait_readable``): when the watcher is at the head
+of a ready queue, the server *pokes* it by cancelling the private cancel
+scope around its fd wait, and the watcher serves itself.  If the watcher
+leaves (its operation is done, it was cancelled, it raised), it hands the
+role over to a parked waiter.
+
+Nothing here runs in the background: all the waiting and serving happens in
+the tasks of the callers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Final, cast, final
+
+import outcome
+import trio
+import zmq
+
+from . import _chaos
+
+RECV: Final = 0
+SEND: Final = 1
+#: The ZMQ_EVENTS bit that makes each direction's queue serviceable.
+DIRECTION_FLAGS: Final = (int(zmq.POLLIN), int(zmq.POLLOUT))
+
+#: An attempt gets the current ZMQ_EVENTS mask; it either performs its
+#: operation without blocking and returns the result, or raises zmq.Again.
+Attempt = Callable[[int], Any]
+
+
+class _Watch:
+    """Sentinel value a parked waiter is resumed with to become the watcher."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<take over the fd>"
+
+
+_WATCH: Final = _Watch()
+
+
+def read_events(zsock: zmq.Socket[Any]) -> int:
+    """ZMQ_EVENTS: which operations would succeed now.  Consumes the fd's edge."""
+    return cast(int, zsock.getsockopt(zmq.EVENTS))
+
+
+def int_option(zsock: zmq.Socket[Any], option: int) -> int:
+    return cast(int, zsock.getsockopt(option))
+
+
+def closed_error() -> trio.ClosedResourceError:
+    return trio.ClosedResourceError("the zmq socket was closed")
+
+
+@final
+class Waiter:
+    """A task waiting for one operation on one socket."""
+
+    __slots__ = ("attempt", "directions", "is_probe", "result", "task")
+
+    def __init__(
+        self,
+        attempt: Attempt,
+        directions: tuple[int, ...],
+        is_probe: bool,
+    ) -> None:
+        self.attempt = attempt
+        #: The queues this waiter stands in (a poll for both directions
+        #: stands in both, and is served by whichever becomes ready first).
+        self.directions = directions
+        #: A probe waiter's attempt calls no zmq function: it only looks at
+        #: the events mask, which therefore must be fresh when it runs.
+        self.is_probe = is_probe
+        self.task = trio.lowlevel.current_task()
+        #: Set when the watcher serves itself (a parked waiter gets its
+        #: result through reschedule instead).
+        self.result: outcome.Outcome[Any] | None = None
+
+
+@final
+class Engine:
+    """Waiting and wake-ups for one libzmq socket.
+
+    Engines are looked up by the socket's underlying handle (see
+    :mod:`._registry`), so every wrapper of one libzmq socket shares one.
+    """
+
+    __slots__ = (
+        "_watch_scope",
+        "closed",
+        "fd",
+        "handle",
+        "pinned",
+        "queues",
+        "watcher",
+        "zsock",
+    )
+
+    def __init__(self, zsock: zmq.Socket[Any]) -> None:
+        self.zsock = zsock
+        # Record the handle now: pyzmq reports 0 once the socket is closed.
+        self.handle: int = zsock.underlying
+        self.fd = int_option(zsock, zmq.FD)
+        self.closed = False
+        #: True while a trio_zmq.Socket owns this engine; unpinned engines
+        #: (plain pyzmq sockets) are dropped from the registry when idle.
+        self.pinned = False
+        self.queues: tuple[deque[Waiter], deque[Waiter]] = (deque(), deque())
+        #: The waiter whose task watches the fd (or has been handed that
+        #: role and will start watching when it next runs).
+        self.watcher: Waiter | None = None
+        #: The cancel scope around the watcher's fd wait, while it sleeps.
+        self._watch_scope: trio.CancelScope | None = None
+
+    # ------------------------------------------------------------------
+    # Serving
+    # ------------------------------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        """True while any task waits on this socket."""
+        return bool(self.queues[RECV] or self.queues[SEND])
+
+    def after_operation(self) -> None:
+        """Call after every zmq call this library makes on the socket.
+
+        The call may have consumed the fd's edge, so whoever was waiting for
+        it must be served from a fresh ZMQ_EVENTS read instead.
+        """
+        if self.queues[RECV] or self.queues[SEND]:
+            if _chaos.variant.skip_reprobe:
+                return
+            self.serve()
+
+    def serve(self) -> None:
+        """Complete every waiter that can proceed now, in FIFO order.
+
+        Returns only after a ZMQ_EVENTS read that was followed by no other
+        zmq call, so that sleeping on the fd afterwards cannot miss an edge.
+        """
+        zsock = self.zsock
+        # A direction is stalled for the rest of this call once its head
+        # could not proceed although ZMQ_EVENTS said it could (e.g. a
+        # ROUTER_MANDATORY send to one full pipe): retrying it would spin.
+        stalled = [False, False]
+        while True:
+            try:
+                events = read_events(zsock)
+            except zmq.ZMQError:
+                if zsock.closed:
+                    # Closed behind our back (a plain pyzmq socket): the fd
+                    # is gone, so wake everyone without notify_closing.
+                    self.close(fd_valid=False)
+                    raise closed_error() from None
+                raise
+            called_zmq = False
+            for direction in (RECV, SEND):
+                if (
+                    events & DIRECTION_FLAGS[direction]
+                    and self.queues[direction]
+                    and not stalled[direction]
+                ):
+                    called, stalled[direction] = self._serve_queue(direction, events)
+                    called_zmq = called_zmq or called
+            if not called_zmq:
+                return
+            if _chaos.variant.wake_one:
+                return  # broken variant: one waiter per wake-up, no re-probe
+
+    def _serve_queue(self, direction: int, events: int) -> tuple[bool, bool]:
+        """Serve one queue from its head; return (called zmq, stalled)."""
+        queue = self.queues[direction]
+        called_zmq = False
+        while queue:
+            waiter = queue[0]
+            if waiter is self.watcher and waiter.task is not _current_task():
+                # The watcher is not parked, so it cannot be rescheduled:
+                # wake it and let it serve itself (and the rest).
+                self._poke_watcher()
+                return called_zmq, True
+            if waiter.is_probe and called_zmq:
+                # An attempt ran since `events` was read, and a probe answers
+                # from the mask alone: refresh it.
+                events = read_events(self.zsock)
+                if not events & DIRECTION_FLAGS[direction]:
+                    return True, False
+            try:
+                result: outcome.Outcome[Any] = outcome.Value(waiter.attempt(events))
+            except zmq.Again:
+                return True, True
+            except Exception as exc:
+                # The error belongs to the waiter's await, not to us.
+                result = outcome.Error(exc)
+            called_zmq = called_zmq or not waiter.is_probe
+            self._complete(waiter, result)
+            if _chaos.variant.wake_one:
+                return called_zmq, True
+        return called_zmq, False
+
+    def _complete(self, waiter: Waiter, result: outcome.Outcome[Any]) -> None:
+        for direction in waiter.directions:
+            self.queues[direction].remove(waiter)
+        if waiter is self.watcher:
+            # Only reached from the watcher's own task (see _serve_queue).
+            waiter.result = result
+        else:
+            trio.lowlevel.reschedule(waiter.task, result)
+
+    def _poke_watcher(self) -> None:
+        # None while the watcher is between fd waits or has been handed the
+        # role but not yet run: it serves before it sleeps, so no poke needed.
+        if self._watch_scope is not None:
+            self._watch_scope.cancel()
+
+    # ------------------------------------------------------------------
+    # Waiting
+    # ------------------------------------------------------------------
+
+    async def wait(
+        self, attempt: Attempt, directions: tuple[int, ...], is_probe: bool = False
+    ) -> Any:
+        """Wait until ``attempt`` succeeds, then return its result.
+
+        The caller has already executed a cancel point (trio's
+        ``checkpoint_if_cancelled``); this method guarantees a schedule
+        point, and the cancel rule: it either returns the attempt's result
+        or raises Cancelled with the attempt never having succeeded.
+
+        Raises:
+          trio.ClosedResourceError: if the socket is or gets closed.
+          Exception: whatever the attempt raised, other than zmq.Again.
+        """
+        if self.closed:
+            raise closed_error()
+        waiter = Waiter(attempt, directions, is_probe)
+        for direction in directions:
+            self.queues[direction].append(waiter)
+        scheduled = False
+        try:
+            if self.watcher is None:
+                self.watcher = waiter
+            else:
+                signal = await trio.lowlevel.wait_task_rescheduled(self._abort_fn(waiter))
+                scheduled = True
+                if signal is not _WATCH:
+                    return signal
+                # We were handed the watcher role and are still queued.
+            while True:
+                if self.closed:
+                    raise closed_error()
+                self.serve()
+                if waiter.result is not None:
+                    break
+                if await _chaos.maybe_spurious_wakeup():
+                    scheduled = True
+                    continue
+                with trio.CancelScope() as scope:
+                    self._watch_scope = scope
+                    try:
+                        await trio.lowlevel.wait_readable(self.fd)
+                    except trio.ClosedResourceError:
+                        raise closed_error() from None
+                    finally:
+                        self._watch_scope = None
+                scheduled = True
+        finally:
+            self._leave(waiter)
+        if not scheduled:
+            await trio.lowlevel.cancel_shielded_checkpoint()
+        return waiter.result.unwrap()
+
+    def _abort_fn(self, waiter: Waiter) -> Callable[[Any], trio.lowlevel.Abort]:
+        def abort(_: object) -> trio.lowlevel.Abort:
+            for direction in waiter.directions:
+                self.queues[direction].remove(waiter)
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        return abort
+
+    def _leave(self, waiter: Waiter) -> None:
+        """Drop a waiter that stops waiting; pass the fd on if it watched."""
+        if waiter is not self.watcher:
+            return
+        self.watcher = None
+        if waiter.result is None:
+            # Cancelled or failed while watching: it was never served.
+            for direction in waiter.directions:
+                queue = self.queues[direction]
+                if waiter in queue:
+                    queue.remove(waiter)
+        if self.closed or _chaos.variant.no_handover:
+            return
+        for queue in self.queues:
+            if queue:
+                successor = queue[0]
+                self.watcher = successor
+                trio.lowlevel.reschedule(successor.task, outcome.Value(_WATCH))
+                return
+
+    # ------------------------------------------------------------------
+    # Closing
+    # ------------------------------------------------------------------
+
+    def close(self, *, fd_valid: bool = True) -> None:
+        """Mark closed and wake every waiter with ClosedResourceError.
+
+        Must be called *before* the libzmq socket is closed, while the fd is
+        still valid: once closed, the fd number may be reused by anything.
+        """
+        if self.closed:
+            return
+        self.closed = True
+        if not fd_valid:
+            # The fd number may already belong to something else: wake our
+            # watcher through its private scope, never through the fd.
+            self._poke_watcher()
+        elif not _chaos.variant.no_notify_closing:
+            # RuntimeError outside trio.run, where nobody can wait on the fd.
+            with contextlib.suppress(RuntimeError):
+                trio.lowlevel.notify_closing(self.fd)
+        woken: set[int] = set()
+        for queue in self.queues:
+            while queue:
+                waiter = queue.popleft()
+                if waiter is self.watcher or id(waiter) in woken:
+                    # The watcher wakes through notify_closing (or, if it
+                    # was only handed the role, sees `closed` when it runs).
+                    continue
+                woken.add(id(waiter))
+                trio.lowlevel.reschedule(waiter.task, outcome.Error(closed_error()))
+
+
+def _current_task() -> trio.lowlevel.Task:
+    return trio.lowlevel.current_task()

@@ -1,0 +1,57 @@
+"""One engine per libzmq socket, found by the socket's underlying handle.
+
+Two Python objects can stand for one libzmq socket (a ``trio_zmq.Socket`` and
+the ``zmq.Socket`` it wraps, or a pyzmq shadow socket).  They share the fd, so
+they must share the engine too, or two tasks would wait on one fd.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import zmq
+
+from ._engine import Engine, closed_error
+
+_engines: dict[int, Engine] = {}
+
+
+def engine_for(zsock: zmq.Socket[Any]) -> Engine:
+    """Return the engine of ``zsock``'s libzmq socket, creating it if needed.
+
+    Raises:
+      trio.ClosedResourceError: if the socket is closed.
+    """
+    if zsock.closed:
+        raise closed_error()
+    engine = _engines.get(zsock.underlying)
+    if engine is None or engine.zsock.closed:
+        # No engine yet, or a stale one whose socket was closed behind our
+        # back and whose handle libzmq has since reused.
+        engine = Engine(zsock)
+        _engines[engine.handle] = engine
+    return engine
+
+
+def existing_engine(zsock: zmq.Socket[Any]) -> Engine | None:
+    """The engine of ``zsock`` if it has one, without creating it."""
+    engine = _engines.get(zsock.underlying)
+    if engine is None or engine.zsock.closed:
+        return None
+    return engine
+
+
+def release(engine: Engine) -> None:
+    """Forget ``engine`` (its socket is closing, or nobody waits on it)."""
+    if _engines.get(engine.handle) is engine:
+        del _engines[engine.handle]
+
+
+def release_if_idle(engine: Engine) -> None:
+    """Forget an engine no trio_zmq.Socket owns once nobody waits on it.
+
+    Engines of plain pyzmq sockets hold no state between waits, and keeping
+    them would keep their sockets alive.
+    """
+    if not engine.pinned and not engine.busy and engine.watcher is None:
+        release(engine)

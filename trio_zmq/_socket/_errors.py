@@ -1,0 +1,82 @@
+"""Turning pyzmq's errors into trio's, and checking input before sending."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+import zmq
+
+from .._core._engine import Engine, closed_error
+
+#: Draft socket types that are thread-safe and therefore have no ZMQ_FD.
+_FDLESS_TYPES = frozenset(
+    getattr(zmq, name)
+    for name in ("SERVER", "CLIENT", "RADIO", "DISH", "GATHER", "SCATTER", "PEER", "CHANNEL")
+    if hasattr(zmq, name)
+)
+
+
+def check_socket_type(socket_type: int) -> zmq.SocketType:
+    """Return ``socket_type`` as a SocketType, or explain why it cannot work.
+
+    Raises:
+      ValueError: unknown type, or a thread-safe draft type without ZMQ_FD.
+    """
+    try:
+        kind = zmq.SocketType(socket_type)
+    except ValueError:
+        raise ValueError(f"{socket_type!r} is not a zmq socket type") from None
+    if kind in _FDLESS_TYPES:
+        raise ValueError(
+            f"zmq.{kind.name} is a thread-safe draft socket type without ZMQ_FD; "
+            "trio_zmq can only wait on sockets that have one"
+        )
+    return kind
+
+
+def raise_translated(exc: zmq.ZMQError, engine: Engine) -> NoReturn:
+    """Re-raise a pyzmq error as the exception a trio user expects."""
+    if exc.errno == zmq.ENOTSOCK:
+        # The pyzmq socket was closed directly, behind our back.
+        engine.close(fd_valid=False)
+        raise closed_error() from exc
+    raise exc
+
+
+def check_frame(frame: object) -> None:
+    """Raise TypeError unless ``frame`` can be sent as one zmq frame."""
+    if isinstance(frame, (bytes, zmq.Frame)):
+        return
+    if isinstance(frame, str):
+        raise TypeError("str frames are not allowed: encode them, or use send_string()")
+    try:
+        memoryview(frame)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(
+            f"a frame must be bytes, a zmq.Frame or a buffer, not {type(frame).__name__}"
+        ) from None
+
+
+def check_multipart(msg_parts: object) -> Sequence[Any]:
+    """Check every frame of a multipart message before any is sent.
+
+    Raises:
+      TypeError: not a sequence of frames (bytes alone is refused: iterating
+        it would send one frame per byte), or a frame of the wrong type.
+      ValueError: an empty message.
+    """
+    if isinstance(msg_parts, (bytes, bytearray, memoryview, str, zmq.Frame)):
+        raise TypeError(
+            "a multipart message is a sequence of frames; "
+            f"wrap a single {type(msg_parts).__name__} in a list"
+        )
+    if not isinstance(msg_parts, Sequence):
+        raise TypeError(
+            f"a multipart message must be a sequence of frames, not {type(msg_parts).__name__}"
+        )
+    if not msg_parts:
+        raise ValueError("a multipart message needs at least one frame")
+    for frame in msg_parts:
+        check_frame(frame)
+    return msg_parts

@@ -1,0 +1,758 @@
+"""Layer 2: ``trio_zmq.Socket``, pyzmq's socket API with trio's rules.
+
+Every async operation follows trio's checkpoint pattern:
+
+1. ``checkpoint_if_cancelled()`` -- a cancel point before anything happens;
+2. if no task is already waiting in the same direction, try the operation
+   with ``NOBLOCK`` -- most operations end here, without a waiter;
+3. on success ``cancel_shielded_checkpoint()`` -- a schedule point that can
+   no longer raise Cancelled, because the operation has happened;
+4. otherwise (EAGAIN, or others ahead of us) queue in the engine, which
+   guarantees the same rule for the wait.
+
+After every zmq call the engine re-reads ZMQ_EVENTS (if anyone waits), since
+the call may have consumed the fd's edge that a waiter depends on.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, final, overload
+
+import trio
+import zmq
+from zmq.utils import jsonapi
+
+from .._core import _chaos, _registry
+from .._core._engine import RECV, SEND, Attempt, Engine, closed_error, int_option, read_events
+from .._core._wait import check_events, wait_events
+from ._errors import check_frame, check_multipart, check_socket_type, raise_translated
+
+if TYPE_CHECKING:
+    from .._channels._channels import MessageReceiveChannel, MessageSendChannel
+    from ._context import Context
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+# Plain ints: enum arithmetic costs more than the zmq call on the hot path.
+_NOBLOCK = int(zmq.NOBLOCK)
+#: The socket option holding the pyzmq-style timeout of each direction.
+_TIMEOUT_OPTION = (int(zmq.RCVTIMEO), int(zmq.SNDTIMEO))
+_OWN_ATTRIBUTES = frozenset({"_zsock", "_engine", "_context"})
+
+
+@final
+class Socket:
+    """A ZeroMQ socket whose blocking operations are trio-async.
+
+    Make one with :meth:`trio_zmq.Context.socket` or wrap an existing pyzmq
+    socket with :meth:`Socket.from_socket`.  Names and signatures follow
+    pyzmq; socket options read and write as attributes (``sock.linger = 0``).
+
+    Any number of tasks may send and receive on one socket at the same time:
+    waiters are served first-in-first-out per direction, and multipart
+    messages never interleave.  Every async method is a checkpoint, and
+    either its operation happened or it raised :exc:`trio.Cancelled`.
+    """
+
+    __slots__ = ("__weakref__", "_context", "_engine", "_zsock")
+
+    _zsock: zmq.Socket[Any]
+    _engine: Engine
+    _context: Context | None
+
+    def __init__(self, zsock: zmq.Socket[Any], *, _context: Context | None = None) -> None:
+        """Use :meth:`Context.socket` or :meth:`Socket.from_socket` instead."""
+        if not isinstance(zsock, zmq.Socket):
+            raise TypeError(f"expected a zmq.Socket, not {type(zsock).__name__}")
+        if type(zsock).recv is not zmq.Socket.recv:
+            raise TypeError(
+                f"{type(zsock).__name__} has async methods of its own; wrap a plain "
+                "zmq.Socket (for example zmq.Socket.shadow(sock.underlying))"
+            )
+        if zsock.closed:
+            raise closed_error()
+        check_socket_type(int_option(zsock, zmq.TYPE))
+        engine = _registry.engine_for(zsock)
+        engine.pinned = True
+        object.__setattr__(self, "_zsock", zsock)
+        object.__setattr__(self, "_engine", engine)
+        object.__setattr__(self, "_context", _context)
+
+    @classmethod
+    def from_socket(cls, zsock: zmq.Socket[Any]) -> Socket:
+        """Wrap an existing pyzmq socket.
+
+        The wrapper owns the socket from then on: closing it closes
+        ``zsock``.  Tasks already waiting on ``zsock`` through
+        :func:`trio_zmq.wait_readable` share the wrapper's engine.
+
+        Raises:
+          TypeError: ``zsock`` is not a plain pyzmq socket.
+          ValueError: its type has no ZMQ_FD (thread-safe draft types).
+          trio.ClosedResourceError: it is closed.
+        """
+        return cls(zsock)
+
+    # ------------------------------------------------------------------
+    # Identity and lifetime
+    # ------------------------------------------------------------------
+
+    @property
+    def zmq_socket(self) -> zmq.Socket[Any]:
+        """The pyzmq socket underneath.
+
+        Calling it directly while tasks wait on this socket can consume the
+        fd's edge they rely on; call :func:`trio_zmq.probe` after doing so.
+        """
+        return self._zsock
+
+    @property
+    def context(self) -> Context | None:
+        """The :class:`trio_zmq.Context` that made this socket, if any."""
+        return self._context
+
+    @property
+    def closed(self) -> bool:
+        return self._engine.closed or self._zsock.closed
+
+    @property
+    def underlying(self) -> int:
+        """The address of the libzmq socket (0 once closed)."""
+        return self._zsock.underlying
+
+    @property
+    def type(self) -> zmq.SocketType:
+        return zmq.SocketType(int_option(self._zsock, zmq.TYPE))
+
+    @property
+    def socket_type(self) -> zmq.SocketType:
+        """Alias of :attr:`type`, the name trio_zmq's docs use."""
+        return self.type
+
+    def fileno(self) -> int:
+        """ZMQ_FD: edge-triggered, shared by both directions (see the docs)."""
+        self._check_open()
+        return self._engine.fd
+
+    def close(self, linger: int | None = None) -> None:
+        """Close the socket; every task waiting on it gets ClosedResourceError.
+
+        Idempotent.  ``linger`` (milliseconds) overrides ZMQ_LINGER for this
+        close, as in pyzmq.
+        """
+        engine = self._engine
+        if engine.closed and self._zsock.closed:
+            return
+        # Wake the waiters and notify_closing(fd) while the fd still exists.
+        engine.close(fd_valid=not self._zsock.closed)
+        _registry.release(engine)
+        self._zsock.close(linger=linger)
+        if self._context is not None:
+            self._context._forget(self)
+
+    async def aclose(self) -> None:
+        """Close the socket (see :meth:`close`); always a checkpoint."""
+        self.close()
+        await trio.lowlevel.checkpoint()
+
+    async def __aenter__(self) -> Socket:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def __enter__(self) -> Socket:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"fd={self._engine.fd}"
+        return f"<trio_zmq.Socket {zmq.SocketType(int_option(self._zsock, zmq.TYPE)).name} {state}>"
+
+    # ------------------------------------------------------------------
+    # Synchronous pass-throughs (each re-probes: it may eat the fd's edge)
+    # ------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._engine.closed:
+            raise closed_error()
+
+    def _call(self, method: Callable[..., R], *args: Any, **kwargs: Any) -> R:
+        self._check_open()
+        try:
+            return method(*args, **kwargs)
+        except zmq.ZMQError as exc:
+            raise_translated(exc, self._engine)
+        finally:
+            if not self._engine.closed:
+                self._engine.after_operation()
+
+    def bind(self, addr: str) -> None:
+        """Bind to ``addr`` (``tcp://127.0.0.1:5555``, ``inproc://name``, ...).
+
+        Raises:
+          zmq.ZMQError: invalid or unavailable endpoint.
+          trio.ClosedResourceError: the socket is closed.
+        """
+        _check_endpoint(addr)
+        self._call(self._zsock.bind, addr)
+
+    def connect(self, addr: str) -> None:
+        """Connect to ``addr``; see :meth:`bind` for the errors."""
+        _check_endpoint(addr)
+        self._call(self._zsock.connect, addr)
+
+    def unbind(self, addr: str) -> None:
+        _check_endpoint(addr)
+        self._call(self._zsock.unbind, addr)
+
+    def disconnect(self, addr: str) -> None:
+        _check_endpoint(addr)
+        self._call(self._zsock.disconnect, addr)
+
+    def bind_to_random_port(
+        self,
+        addr: str,
+        min_port: int = 49152,
+        max_port: int = 65536,
+        max_tries: int = 100,
+    ) -> int:
+        """Bind to a random port of ``addr`` (e.g. ``tcp://127.0.0.1``)."""
+        _check_endpoint(addr)
+        return self._call(self._zsock.bind_to_random_port, addr, min_port, max_port, max_tries)
+
+    def get(self, option: int) -> Any:
+        """getsockopt; reading ZMQ_EVENTS also serves waiters it unblocks."""
+        return self._call(self._zsock.get, option)
+
+    def set(self, option: int, value: Any) -> None:
+        self._call(self._zsock.set, option, value)
+
+    getsockopt = get
+    setsockopt = set
+
+    def get_string(self, option: int, encoding: str = "utf-8") -> str:
+        return self._call(self._zsock.get_string, option, encoding)
+
+    def set_string(self, option: int, optval: str, encoding: str = "utf-8") -> None:
+        self._call(self._zsock.set_string, option, optval, encoding)
+
+    getsockopt_string = get_string
+    setsockopt_string = set_string
+
+    @property
+    def hwm(self) -> int:
+        """SNDHWM and RCVHWM together (setting sets both), as in pyzmq."""
+        return self._call(lambda: self._zsock.hwm)
+
+    @hwm.setter
+    def hwm(self, value: int) -> None:
+        self._call(setattr, self._zsock, "hwm", value)
+
+    def subscribe(self, topic: str | bytes) -> None:
+        """Subscribe a SUB socket to ``topic`` (str is encoded as UTF-8)."""
+        self._call(self._zsock.subscribe, topic)
+
+    def unsubscribe(self, topic: str | bytes) -> None:
+        self._call(self._zsock.unsubscribe, topic)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for names the class does not define: socket options.
+        option = _option_named(name)
+        if option is None:
+            raise AttributeError(f"'trio_zmq.Socket' object has no attribute {name!r}")
+        return self.get(option)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _OWN_ATTRIBUTES or hasattr(type(self), name):
+            object.__setattr__(self, name, value)
+            return
+        option = _option_named(name)
+        if option is None:
+            raise AttributeError(
+                f"'trio_zmq.Socket' object has no attribute or socket option {name!r}"
+            )
+        self.set(option, value)
+
+    # ------------------------------------------------------------------
+    # The core of every blocking operation
+    # ------------------------------------------------------------------
+
+    async def _operate(
+        self, direction: int, attempt: Attempt, flags: int, view: ViewCloser | None = None
+    ) -> Any:
+        """Run ``attempt`` now if possible, else wait for the socket.
+
+        ``attempt`` performs the zmq operation with NOBLOCK and raises
+        zmq.Again if it would block.  ``view`` is the channel view the call
+        came through, whose close() must interrupt the wait.
+        """
+        await trio.lowlevel.checkpoint_if_cancelled()
+        engine = self._engine
+        if engine.closed:
+            raise closed_error()
+        if _chaos.source is not None:
+            await _chaos.maybe_extra_checkpoint()
+        if (
+            not engine.queues[direction] or _chaos.variant.newcomer_overtakes
+        ) and not _chaos.forced_eagain():
+            try:
+                result = attempt(0)
+            except zmq.Again:
+                engine.after_operation()
+            except zmq.ZMQError as exc:
+                engine.after_operation()
+                raise_translated(exc, engine)
+            else:
+                engine.after_operation()
+                if direction == RECV and _chaos.variant.checkpoint_after_recv:
+                    await trio.lowlevel.checkpoint()  # broken: may drop the message
+                else:
+                    await trio.lowlevel.cancel_shielded_checkpoint()
+                return result
+        if flags & _NOBLOCK:
+            # pyzmq semantics: NOBLOCK means raise instead of waiting.
+            await trio.lowlevel.cancel_shielded_checkpoint()
+            raise zmq.Again()
+        if view is None:
+            return await self._wait(direction, attempt)
+        return await view.interruptible(self._wait(direction, attempt))
+
+    async def _wait(self, direction: int, attempt: Attempt) -> Any:
+        engine = self._engine
+        timeout_ms = int_option(self._zsock, _TIMEOUT_OPTION[direction])
+        if timeout_ms < 0:
+            result = await engine.wait(attempt, (direction,))
+        else:
+            # RCVTIMEO / SNDTIMEO: raise zmq.Again after that long, as pyzmq.
+            with trio.move_on_after(timeout_ms / 1000) as scope:
+                result = await engine.wait(attempt, (direction,))
+            if scope.cancelled_caught:
+                raise zmq.Again()
+        if direction == RECV and _chaos.variant.checkpoint_after_recv:
+            await trio.lowlevel.checkpoint()  # broken: may drop the message
+        return result
+
+    def _nowait(self, direction: int, attempt: Attempt) -> Any:
+        """The synchronous variant: never a checkpoint, WouldBlock if busy."""
+        engine = self._engine
+        if engine.closed:
+            raise closed_error()
+        if engine.queues[direction] and not _chaos.variant.newcomer_overtakes:
+            raise trio.WouldBlock  # others are waiting ahead of us
+        try:
+            return attempt(0)
+        except zmq.Again:
+            raise trio.WouldBlock from None
+        except zmq.ZMQError as exc:
+            raise_translated(exc, engine)
+        finally:
+            engine.after_operation()
+
+    # ------------------------------------------------------------------
+    # Sending
+    # ------------------------------------------------------------------
+
+    def _send_attempt(
+        self,
+        data: Any,
+        flags: int,
+        copy: bool,
+        track: bool,
+        routing_id: int | None,
+        group: str | None,
+    ) -> Attempt:
+        check_frame(data)
+        send = self._zsock.send
+        flags |= _NOBLOCK
+        if routing_id is None and group is None:
+            return lambda _events: send(data, flags, copy=copy, track=track)
+        return lambda _events: send(
+            data, flags, copy=copy, track=track, routing_id=routing_id, group=group
+        )
+
+    def _send_multipart_attempt(
+        self, msg_parts: Sequence[Any], flags: int, copy: bool, track: bool
+    ) -> Attempt:
+        parts = check_multipart(msg_parts)
+        send_multipart = self._zsock.send_multipart
+        flags |= _NOBLOCK
+        # Once libzmq accepts the first frame it accepts the rest, so the
+        # frames go out in one synchronous sequence: no checkpoint between.
+        return lambda _events: send_multipart(parts, flags, copy=copy, track=track)
+
+    async def send(
+        self,
+        data: Any,
+        flags: int = 0,
+        copy: bool = True,
+        track: bool = False,
+        routing_id: int | None = None,
+        group: str | None = None,
+    ) -> zmq.MessageTracker | None:
+        """Send one frame (bytes, a buffer or a zmq.Frame).
+
+        Waits while the socket cannot take it (high-water mark reached, no
+        peer for PUSH/DEALER, wrong state for REQ).  A cancelled send sends
+        nothing.  With ``zmq.NOBLOCK`` in ``flags`` it raises ``zmq.Again``
+        instead of waiting; with SNDTIMEO set, after that long.
+
+        Raises:
+          TypeError: ``data`` is not a frame (checked before anything is sent).
+          trio.ClosedResourceError: the socket is or gets closed.
+          zmq.ZMQError: what libzmq reports (EFSM on REQ, EHOSTUNREACH, ...).
+        """
+        attempt = self._send_attempt(data, flags, copy, track, routing_id, group)
+        result: zmq.MessageTracker | None = await self._operate(SEND, attempt, flags)
+        return result
+
+    def send_nowait(
+        self,
+        data: Any,
+        flags: int = 0,
+        copy: bool = True,
+        track: bool = False,
+        routing_id: int | None = None,
+        group: str | None = None,
+    ) -> zmq.MessageTracker | None:
+        """Send one frame now or raise :exc:`trio.WouldBlock`; never a checkpoint."""
+        attempt = self._send_attempt(data, flags, copy, track, routing_id, group)
+        result: zmq.MessageTracker | None = self._nowait(SEND, attempt)
+        return result
+
+    async def send_multipart(
+        self,
+        msg_parts: Sequence[Any],
+        flags: int = 0,
+        copy: bool = True,
+        track: bool = False,
+    ) -> zmq.MessageTracker | None:
+        """Send a multipart message atomically (all frames or none).
+
+        Every frame is type-checked before the first is sent.  Messages
+        sent concurrently by several tasks never interleave.
+
+        Raises:
+          TypeError, ValueError: bad frames or an empty message.
+          trio.ClosedResourceError: the socket is or gets closed.
+        """
+        attempt = self._send_multipart_attempt(msg_parts, flags, copy, track)
+        result: zmq.MessageTracker | None = await self._operate(SEND, attempt, flags)
+        return result
+
+    def send_multipart_nowait(
+        self,
+        msg_parts: Sequence[Any],
+        flags: int = 0,
+        copy: bool = True,
+        track: bool = False,
+    ) -> zmq.MessageTracker | None:
+        """:meth:`send_multipart` now or :exc:`trio.WouldBlock`; never a checkpoint."""
+        attempt = self._send_multipart_attempt(msg_parts, flags, copy, track)
+        result: zmq.MessageTracker | None = self._nowait(SEND, attempt)
+        return result
+
+    async def send_string(
+        self,
+        u: str,
+        flags: int = 0,
+        copy: bool = True,
+        encoding: str = "utf-8",
+        **kwargs: Any,
+    ) -> zmq.MessageTracker | None:
+        """Send a str, encoded with ``encoding``."""
+        if not isinstance(u, str):
+            raise TypeError(f"send_string() takes a str, not {type(u).__name__}")
+        return await self.send(u.encode(encoding), flags=flags, copy=copy, **kwargs)
+
+    async def send_json(self, obj: Any, flags: int = 0, **kwargs: Any) -> None:
+        """Send ``obj`` serialized as JSON (``kwargs`` go to ``json.dumps``)."""
+        await self.send(jsonapi.dumps(obj, **kwargs), flags)
+
+    async def send_pyobj(
+        self, obj: Any, flags: int = 0, protocol: int = pickle.DEFAULT_PROTOCOL
+    ) -> zmq.MessageTracker | None:
+        """Send ``obj`` pickled.  Only unpickle data from peers you trust."""
+        return await self.send(pickle.dumps(obj, protocol), flags)
+
+    async def send_serialized(
+        self,
+        msg: T,
+        serialize: Callable[[T], Sequence[Any]],
+        flags: int = 0,
+        copy: bool = True,
+        **kwargs: Any,
+    ) -> zmq.MessageTracker | None:
+        """Send ``serialize(msg)`` as one multipart message."""
+        return await self.send_multipart(serialize(msg), flags=flags, copy=copy, **kwargs)
+
+    # ------------------------------------------------------------------
+    # Receiving
+    # ------------------------------------------------------------------
+
+    def _recv_attempt(self, flags: int, copy: bool, track: bool) -> Attempt:
+        recv = self._zsock.recv
+        flags |= _NOBLOCK
+        return lambda _events: recv(flags, copy=copy, track=track)
+
+    def _recv_multipart_attempt(self, flags: int, copy: bool, track: bool) -> Attempt:
+        recv_multipart = self._zsock.recv_multipart
+        flags |= _NOBLOCK
+        # libzmq delivers a multipart message whole: once its first frame is
+        # here, so are the others, and NOBLOCK cannot fail between frames.
+        return lambda _events: recv_multipart(flags, copy=copy, track=track)
+
+    @overload
+    async def recv(
+        self, flags: int = 0, copy: Literal[True] = True, track: bool = False
+    ) -> bytes: ...
+    @overload
+    async def recv(
+        self, flags: int = 0, *, copy: Literal[False], track: bool = False
+    ) -> zmq.Frame: ...
+    @overload
+    async def recv(
+        self, flags: int = 0, copy: bool = True, track: bool = False
+    ) -> bytes | zmq.Frame: ...
+
+    async def recv(
+        self, flags: int = 0, copy: bool = True, track: bool = False
+    ) -> bytes | zmq.Frame:
+        """Receive one frame (bytes, or a zmq.Frame with ``copy=False``).
+
+        A cancelled recv leaves its message in the socket for the next
+        receive.  ``zmq.NOBLOCK`` and RCVTIMEO behave as in pyzmq.
+
+        Raises:
+          trio.ClosedResourceError: the socket is or gets closed.
+          zmq.Again: NOBLOCK given or RCVTIMEO elapsed, and nothing arrived.
+          zmq.ZMQError: what libzmq reports (EFSM on REP, ...).
+        """
+        result: bytes | zmq.Frame = await self._operate(
+            RECV, self._recv_attempt(flags, copy, track), flags
+        )
+        return result
+
+    @overload
+    def recv_nowait(
+        self, flags: int = 0, copy: Literal[True] = True, track: bool = False
+    ) -> bytes: ...
+    @overload
+    def recv_nowait(
+        self, flags: int = 0, *, copy: Literal[False], track: bool = False
+    ) -> zmq.Frame: ...
+    @overload
+    def recv_nowait(
+        self, flags: int = 0, copy: bool = True, track: bool = False
+    ) -> bytes | zmq.Frame: ...
+
+    def recv_nowait(
+        self, flags: int = 0, copy: bool = True, track: bool = False
+    ) -> bytes | zmq.Frame:
+        """Receive one frame now or raise :exc:`trio.WouldBlock`; never a checkpoint."""
+        result: bytes | zmq.Frame = self._nowait(RECV, self._recv_attempt(flags, copy, track))
+        return result
+
+    @overload
+    async def recv_multipart(
+        self, flags: int = 0, copy: Literal[True] = True, track: bool = False
+    ) -> list[bytes]: ...
+    @overload
+    async def recv_multipart(
+        self, flags: int = 0, *, copy: Literal[False], track: bool = False
+    ) -> list[zmq.Frame]: ...
+    @overload
+    async def recv_multipart(
+        self, flags: int = 0, copy: bool = True, track: bool = False
+    ) -> list[bytes] | list[zmq.Frame]: ...
+
+    async def recv_multipart(
+        self, flags: int = 0, copy: bool = True, track: bool = False
+    ) -> list[bytes] | list[zmq.Frame]:
+        """Receive a whole multipart message, frames in order.
+
+        Raises: as :meth:`recv`.
+        """
+        result: list[bytes] | list[zmq.Frame] = await self._operate(
+            RECV, self._recv_multipart_attempt(flags, copy, track), flags
+        )
+        return result
+
+    @overload
+    def recv_multipart_nowait(
+        self, flags: int = 0, copy: Literal[True] = True, track: bool = False
+    ) -> list[bytes]: ...
+    @overload
+    def recv_multipart_nowait(
+        self, flags: int = 0, *, copy: Literal[False], track: bool = False
+    ) -> list[zmq.Frame]: ...
+    @overload
+    def recv_multipart_nowait(
+        self, flags: int = 0, copy: bool = True, track: bool = False
+    ) -> list[bytes] | list[zmq.Frame]: ...
+
+    def recv_multipart_nowait(
+        self, flags: int = 0, copy: bool = True, track: bool = False
+    ) -> list[bytes] | list[zmq.Frame]:
+        """:meth:`recv_multipart` now or :exc:`trio.WouldBlock`; never a checkpoint."""
+        result: list[bytes] | list[zmq.Frame] = self._nowait(
+            RECV, self._recv_multipart_attempt(flags, copy, track)
+        )
+        return result
+
+    async def recv_string(self, flags: int = 0, encoding: str = "utf-8") -> str:
+        """Receive one frame and decode it.
+
+        A frame that does not decode raises UnicodeDecodeError; it has been
+        consumed, as in pyzmq.
+        """
+        return (await self.recv(flags)).decode(encoding)
+
+    async def recv_json(self, flags: int = 0, **kwargs: Any) -> Any:
+        """Receive one frame and parse it as JSON (``kwargs`` to ``json.loads``)."""
+        return jsonapi.loads(await self.recv(flags), **kwargs)
+
+    async def recv_pyobj(self, flags: int = 0) -> Any:
+        """Receive one frame and unpickle it.  Only from peers you trust."""
+        return pickle.loads(await self.recv(flags))
+
+    async def recv_serialized(
+        self,
+        deserialize: Callable[[list[Any]], R],
+        flags: int = 0,
+        copy: bool = True,
+    ) -> R:
+        """Receive a multipart message and return ``deserialize(frames)``."""
+        return deserialize(await self.recv_multipart(flags, copy=copy))
+
+    # ------------------------------------------------------------------
+    # Readiness
+    # ------------------------------------------------------------------
+
+    async def poll(self, timeout: float | None = None, flags: int = zmq.POLLIN) -> int:
+        """Wait until any event in ``flags`` is ready; return the ready events.
+
+        ``timeout`` is in milliseconds, as in pyzmq; on timeout it returns 0.
+        Always a checkpoint.  Cancel scopes are the trio way to time out.
+        """
+        check_events(flags)
+        self._check_open()
+        if timeout is None or timeout < 0:
+            return await wait_events(self._engine, flags)
+        with trio.move_on_after(timeout / 1000):
+            if timeout == 0:
+                # A probe, not a wait: still a checkpoint.
+                await trio.lowlevel.checkpoint()
+                return self._call(read_events, self._zsock) & flags
+            return await wait_events(self._engine, flags)
+        return 0
+
+    async def wait_readable(self) -> None:
+        """Return once a receive would succeed; always a checkpoint."""
+        self._check_open()
+        await wait_events(self._engine, zmq.POLLIN)
+
+    async def wait_writable(self) -> None:
+        """Return once a send would succeed; always a checkpoint."""
+        self._check_open()
+        await wait_events(self._engine, zmq.POLLOUT)
+
+    # ------------------------------------------------------------------
+    # Channel views
+    # ------------------------------------------------------------------
+
+    @overload
+    def receive_channel(self) -> MessageReceiveChannel[list[bytes]]: ...
+    @overload
+    def receive_channel(
+        self, deserializer: Callable[[list[bytes]], T]
+    ) -> MessageReceiveChannel[T]: ...
+
+    def receive_channel(
+        self, deserializer: Callable[[list[bytes]], Any] | None = None
+    ) -> MessageReceiveChannel[Any]:
+        """A :class:`trio.abc.ReceiveChannel` view of this socket.
+
+        Items are multipart messages (``list[bytes]``), or whatever
+        ``deserializer`` makes of one.  Closing the view does not close the
+        socket; closing the socket closes every view.
+        """
+        from .._channels._channels import MessageReceiveChannel
+
+        return MessageReceiveChannel(self, deserializer)
+
+    @overload
+    def send_channel(self) -> MessageSendChannel[Sequence[Any]]: ...
+    @overload
+    def send_channel(self, serializer: Callable[[T], Sequence[Any]]) -> MessageSendChannel[T]: ...
+
+    def send_channel(
+        self, serializer: Callable[[Any], Sequence[Any]] | None = None
+    ) -> MessageSendChannel[Any]:
+        """A :class:`trio.abc.SendChannel` view of this socket.
+
+        Items are multipart messages (sequences of frames), or whatever
+        ``serializer`` turns into one.  Closing the view does not close the
+        socket; closing the socket closes every view.
+        """
+        from .._channels._channels import MessageSendChannel
+
+        return MessageSendChannel(self, serializer)
+
+
+@final
+class ViewCloser:
+    """Lets closing a channel view interrupt the waits made through it.
+
+    Only waits pay for this (a cancel scope each); the fast path does not.
+    """
+
+    __slots__ = ("_scopes", "closed")
+
+    def __init__(self) -> None:
+        self.closed = False
+        self._scopes: set[trio.CancelScope] = set()
+
+    def check(self) -> None:
+        if self.closed:
+            raise trio.ClosedResourceError("this channel view was closed")
+
+    async def interruptible(self, wait: Awaitable[R]) -> R:
+        with trio.CancelScope() as scope:
+            self._scopes.add(scope)
+            try:
+                return await wait
+            finally:
+                self._scopes.discard(scope)
+        # Reached only when close() cancelled the scope (and nothing else):
+        # the wait was aborted before its operation happened.
+        raise trio.ClosedResourceError("this channel view was closed")
+
+    def close(self) -> None:
+        self.closed = True
+        for scope in self._scopes:
+            scope.cancel()
+
+
+def _check_endpoint(addr: object) -> None:
+    if not isinstance(addr, str):
+        raise TypeError(f"an endpoint must be a str, not {type(addr).__name__}")
+    if "://" not in addr:
+        raise ValueError(
+            f"invalid endpoint {addr!r}: expected transport://address, "
+            "e.g. tcp://127.0.0.1:5555, ipc:///tmp/sock or inproc://name"
+        )
+
+
+def _option_named(name: str) -> zmq.SocketOption | None:
+    if name.startswith("_"):
+        return None
+    try:
+        return zmq.SocketOption[name.upper()]
+    except KeyError:
+        return None
