@@ -40,7 +40,7 @@ R = TypeVar("R")
 _NOBLOCK = int(zmq.NOBLOCK)
 #: The socket option holding the pyzmq-style timeout of each direction.
 _TIMEOUT_OPTION = (int(zmq.RCVTIMEO), int(zmq.SNDTIMEO))
-_OWN_ATTRIBUTES = frozenset({"_zsock", "_engine", "_context"})
+_OWN_ATTRIBUTES = frozenset({"_zsock", "_engine", "_context", "_type"})
 
 
 @final
@@ -57,11 +57,12 @@ class Socket:
     either its operation happened or it raised :exc:`trio.Cancelled`.
     """
 
-    __slots__ = ("__weakref__", "_context", "_engine", "_zsock")
+    __slots__ = ("__weakref__", "_context", "_engine", "_type", "_zsock")
 
     _zsock: zmq.Socket[Any]
     _engine: Engine
     _context: Context | None
+    _type: zmq.SocketType
 
     def __init__(self, zsock: zmq.Socket[Any], *, _context: Context | None = None) -> None:
         """Use :meth:`Context.socket` or :meth:`Socket.from_socket` instead."""
@@ -74,12 +75,13 @@ class Socket:
             )
         if zsock.closed:
             raise closed_error()
-        check_socket_type(int_option(zsock, zmq.TYPE))
+        kind = check_socket_type(int_option(zsock, zmq.TYPE))
         engine = _registry.engine_for(zsock)
         engine.pinned = True
         object.__setattr__(self, "_zsock", zsock)
         object.__setattr__(self, "_engine", engine)
         object.__setattr__(self, "_context", _context)
+        object.__setattr__(self, "_type", kind)
 
     @classmethod
     def from_socket(cls, zsock: zmq.Socket[Any]) -> Socket:
@@ -125,7 +127,8 @@ class Socket:
 
     @property
     def type(self) -> zmq.SocketType:
-        return zmq.SocketType(int_option(self._zsock, zmq.TYPE))
+        """The socket type (known even after closing)."""
+        return self._type
 
     @property
     def socket_type(self) -> zmq.SocketType:
@@ -172,7 +175,7 @@ class Socket:
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"fd={self._engine.fd}"
-        return f"<trio_zmq.Socket {zmq.SocketType(int_option(self._zsock, zmq.TYPE)).name} {state}>"
+        return f"<trio_zmq.Socket {self._type.name} {state}>"
 
     # ------------------------------------------------------------------
     # Synchronous pass-throughs (each re-probes: it may eat the fd's edge)

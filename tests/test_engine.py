@@ -1,0 +1,682 @@
+"""The probe/wait engine under the situations that break naive ZMQ_FD loops.
+
+* bursts: messages that are already queued when the receiver starts (their
+  fd edge fired long ago) must all be received without further traffic;
+* edge stealing: the library's own operations on a socket (send, bind,
+  connect, subscribe, getsockopt(EVENTS), probe) consume the fd's edge that a
+  task blocked on that socket relies on; the blocked task must still run;
+* many waiters on one socket: no BusyResourceError, exactly-once delivery,
+  FIFO order, and cancelling the task that watches the fd strands nobody.
+
+Every socket is a real libzmq socket; peers are real sockets or processes.
+"""
+
+from __future__ import annotations
+
+import select
+import socket as stdsocket
+from collections import Counter
+from typing import Any, cast
+
+import pytest
+import trio
+import zmq
+from trio.testing import wait_all_tasks_blocked
+from zmq.utils.monitor import parse_monitor_message
+
+import trio_zmq
+from trio_zmq._core import _registry
+from trio_zmq._core._engine import Engine
+
+from .conftest import Peer, bind, fresh_endpoint, pair
+
+RECV = 0
+SEND = 1
+BURST = 1000
+#: Liveness bound for anything that should happen "promptly".
+PROMPT = 5
+#: Liveness bound for bigger jobs (1000 messages, peer processes).
+LONG = 10
+
+# ----------------------------------------------------------------------------
+# Helpers
+# ----------------------------------------------------------------------------
+
+
+def seq(n: int) -> bytes:
+    return n.to_bytes(8, "big")
+
+
+def assert_engine_idle(engine: Engine) -> None:
+    assert not engine.queues[RECV], engine.queues[RECV]
+    assert not engine.queues[SEND], engine.queues[SEND]
+    assert engine.watcher is None
+
+
+def assert_idle(*socks: trio_zmq.Socket) -> None:
+    """No waiter is left registered in the engines of ``socks``."""
+    for sock in socks:
+        assert_engine_idle(sock._engine)
+
+
+def block_until_readable(fd: int, timeout: float) -> bool:
+    """Block the whole thread -- *no* trio checkpoint -- until ``fd`` is readable.
+
+    Used to wait until a peer's message has reached a socket's side (libzmq
+    signals the socket's ZMQ_FD when it does) without letting any other trio
+    task run and without calling zmq on that socket.  select() only looks at
+    the fd; it does not consume the edge.
+    """
+    readable, _, _ = select.select([fd], [], [], timeout)
+    return bool(readable)
+
+
+async def establish(bound: trio_zmq.Socket, connected: trio_zmq.Socket) -> None:
+    """A round trip each way between two DEALERs, so every handshake is over
+    and no connection command is still on its way to either socket."""
+    with trio.fail_after(PROMPT):
+        await connected.send(b"hello")
+        assert await bound.recv() == b"hello"
+        await bound.send(b"hello")
+        assert await connected.recv() == b"hello"
+
+
+def open_disconnect_monitor(sock: trio_zmq.Socket) -> trio_zmq.Socket:
+    """A monitor socket reporting EVENT_DISCONNECTED on ``sock``.
+
+    Close it with :func:`close_monitor` (it belongs to no trio_zmq.Context).
+    """
+    zmon = sock.zmq_socket.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+    return trio_zmq.Socket.from_socket(zmon)
+
+
+def close_monitor(sock: trio_zmq.Socket, monitor: trio_zmq.Socket) -> None:
+    sock.zmq_socket.disable_monitor()
+    monitor.close(linger=0)
+
+
+async def wait_disconnected(monitor: trio_zmq.Socket) -> None:
+    """Wait until the monitored socket has lost its connection.
+
+    libzmq reports the disconnect when its engine reads end-of-stream, which
+    comes after every byte the peer sent; by then every message the peer sent
+    is queued in the monitored socket.
+    """
+    with trio.fail_after(LONG):
+        event = parse_monitor_message(await monitor.recv_multipart())
+    assert event["event"] == zmq.EVENT_DISCONNECTED
+
+
+def quiet_endpoint(transport: str, ipc_dir: str) -> str:
+    """An endpoint nobody listens on."""
+    if transport == "tcp":
+        with stdsocket.socket() as probe_sock:
+            probe_sock.bind(("127.0.0.1", 0))
+            port = probe_sock.getsockname()[1]
+        return f"tcp://127.0.0.1:{port}"
+    return fresh_endpoint(transport, ipc_dir)
+
+
+# ----------------------------------------------------------------------------
+# 1. Bursts
+# ----------------------------------------------------------------------------
+
+
+async def test_burst_queued_before_receiver_starts(
+    ctx: trio_zmq.Context, transport: str, endpoint: str
+) -> None:
+    pull = ctx.socket(zmq.PULL)
+    pull.rcvhwm = 2 * BURST  # room for the whole burst: the sender never stalls
+    address = bind(pull, endpoint)
+    push = ctx.socket(zmq.PUSH)
+    push.connect(address)
+    with trio.fail_after(LONG):
+        for n in range(BURST):
+            await push.send(seq(n))
+    if transport != "inproc":
+        # tcp/ipc go through I/O threads: close the sender (flushing all it
+        # has) and wait for the disconnect, after which all 1000 are queued
+        # at the receiver and no traffic of any kind will follow.
+        monitor = open_disconnect_monitor(pull)
+        try:
+            push.close(linger=LONG * 1000)
+            await wait_disconnected(monitor)
+        finally:
+            close_monitor(pull, monitor)
+    # (inproc writes straight into the receiver's pipe: all 1000 are there.)
+    # This probe also consumes whatever fd edge was still pending.
+    assert trio_zmq.probe(pull, zmq.POLLIN)
+
+    received: list[bytes] = []
+
+    async def receiver() -> None:
+        for _ in range(BURST):
+            received.append(await pull.recv())
+
+    with trio.fail_after(LONG):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(receiver)
+    assert received == [seq(n) for n in range(BURST)]
+    assert not trio_zmq.probe(pull, zmq.POLLIN)
+    assert_idle(pull)
+
+
+async def test_burst_while_receiver_blocked(ctx: trio_zmq.Context, endpoint: str) -> None:
+    pull, push, _ = pair(ctx, zmq.PULL, zmq.PUSH, endpoint)
+    received: list[bytes] = []
+
+    async def receiver() -> None:
+        for _ in range(BURST):
+            received.append(await pull.recv())
+
+    with trio.fail_after(LONG):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(receiver)
+            await wait_all_tasks_blocked()
+            watcher = pull._engine.watcher
+            assert watcher is not None  # the receiver sleeps on the fd
+            assert list(pull._engine.queues[RECV]) == [watcher]
+            # The burst: as many as libzmq takes in one synchronous stretch.
+            for n in range(BURST):
+                try:
+                    push.send_nowait(seq(n))
+                except trio.WouldBlock:
+                    await push.send(seq(n))
+    assert received == [seq(n) for n in range(BURST)]
+    assert_idle(pull, push)
+
+
+@pytest.mark.parametrize("receiver_first", [False, True], ids=["queued-first", "receiver-first"])
+@pytest.mark.parametrize("kind", ["ipc", "tcp"])
+async def test_burst_from_peer_process(
+    ctx: trio_zmq.Context, peer: type[Peer], ipc_dir: str, kind: str, receiver_first: bool
+) -> None:
+    pull = ctx.socket(zmq.PULL)
+    pull.rcvhwm = 2 * BURST
+    address = bind(pull, fresh_endpoint(kind, ipc_dir))
+    monitor = open_disconnect_monitor(pull)
+    received: list[bytes] = []
+
+    async def receiver() -> None:
+        for _ in range(BURST):
+            received.append(await pull.recv())
+
+    try:
+        with trio.fail_after(LONG):
+            async with trio.open_nursery() as nursery:
+                if receiver_first:
+                    nursery.start_soon(receiver)
+                    await wait_all_tasks_blocked()
+                    assert pull._engine.watcher is not None
+                process = peer("push-seq", address, str(BURST))
+                # The peer sends everything and exits; once its connection is
+                # gone, all 1000 are queued here.
+                await wait_disconnected(monitor)
+                await trio.to_thread.run_sync(process.wait)
+                if not receiver_first:
+                    assert trio_zmq.probe(pull, zmq.POLLIN)
+                    nursery.start_soon(receiver)
+    finally:
+        close_monitor(pull, monitor)
+    assert received == [seq(n) for n in range(BURST)]
+    assert_idle(pull)
+
+
+# ----------------------------------------------------------------------------
+# 2. The library's own operations steal the fd's edge
+# ----------------------------------------------------------------------------
+
+STEALS = ["send_nowait", "send", "bind", "connect", "get_events", "probe"]
+
+
+async def steal(op: str, sock: trio_zmq.Socket, transport: str, ipc_dir: str) -> Any:
+    """One operation on ``sock`` through the library.
+
+    Synchronous up to the zmq call (and the library's re-serve after it):
+    nothing here lets another task run before the edge is consumed.
+    """
+    if op == "send_nowait":
+        return sock.send_nowait(b"steal")
+    if op == "send":
+        # The send happens before the checkpoint that ends the call.
+        return await sock.send(b"steal")
+    if op == "bind":
+        return bind(sock, fresh_endpoint(transport, ipc_dir))
+    if op == "connect":
+        return sock.connect(quiet_endpoint(transport, ipc_dir))
+    if op == "get_events":
+        return sock.get(zmq.EVENTS)
+    if op == "probe":
+        return trio_zmq.probe(sock, zmq.POLLIN)
+    raise AssertionError(op)
+
+
+@pytest.mark.parametrize("message_arrived", [True, False], ids=["arrived", "in-flight"])
+@pytest.mark.parametrize("op", STEALS)
+async def test_own_operation_does_not_strand_blocked_receiver(
+    ctx: trio_zmq.Context,
+    transport: str,
+    endpoint: str,
+    ipc_dir: str,
+    op: str,
+    message_arrived: bool,
+) -> None:
+    """R blocks in recv on S; the peer sends; before R runs, another task
+    does ``op`` on S, which makes libzmq process S's commands and so eats
+    the fd edge R sleeps on.  R must still get the message promptly.
+
+    ``arrived``: the steal happens after the message has reached S (the
+    thread blocks in select() on S's fd, so no task runs meanwhile).
+    ``in-flight``: the steal happens right after the peer's send.
+    """
+    peer_sock, sock, _ = pair(ctx, zmq.DEALER, zmq.DEALER, endpoint)
+    await establish(peer_sock, sock)
+    fd = sock.fileno()
+    received: list[bytes] = []
+    done = trio.Event()
+
+    async def receiver() -> None:
+        received.append(await sock.recv())
+        done.set()
+
+    with trio.fail_after(LONG):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(receiver)
+            await wait_all_tasks_blocked()
+            watcher = sock._engine.watcher
+            assert watcher is not None
+            assert list(sock._engine.queues[RECV]) == [watcher]
+            # ---- one synchronous stretch: R cannot run until `steal` awaits
+            peer_sock.send_nowait(b"m")
+            if message_arrived:
+                assert block_until_readable(fd, LONG), "the message never reached S"
+            result = await steal(op, sock, transport, ipc_dir)
+            # ----
+            with trio.fail_after(PROMPT):
+                await done.wait()
+    assert received == [b"m"]
+    if message_arrived and op == "probe":
+        assert result is True
+    if message_arrived and op == "get_events":
+        assert result & zmq.POLLIN
+    if op in ("send", "send_nowait"):
+        with trio.fail_after(PROMPT):
+            assert await peer_sock.recv() == b"steal"
+    assert_idle(sock)
+
+
+@pytest.mark.parametrize("message_arrived", [True, False], ids=["arrived", "in-flight"])
+async def test_subscribe_does_not_strand_blocked_receiver(
+    ctx: trio_zmq.Context, endpoint: str, message_arrived: bool
+) -> None:
+    """R blocks in recv on a SUB subscribed to everything; the publisher
+    sends; before R runs, another task subscribes the SUB to b"x"."""
+    # An XPUB is a PUB that also reports subscriptions: it tells us when the
+    # SUB's subscription has arrived, so no message is dropped on the way.
+    pub = ctx.socket(zmq.XPUB)
+    address = bind(pub, endpoint)
+    sub = ctx.socket(zmq.SUB)
+    sub.connect(address)
+    sub.subscribe(b"")
+    with trio.fail_after(PROMPT):
+        assert await pub.recv() == b"\x01"
+        pub.send_nowait(b"warm-up")
+        assert await sub.recv() == b"warm-up"
+    fd = sub.fileno()
+    received: list[bytes] = []
+    done = trio.Event()
+
+    async def receiver() -> None:
+        received.append(await sub.recv())
+        done.set()
+
+    with trio.fail_after(LONG):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(receiver)
+            await wait_all_tasks_blocked()
+            assert sub._engine.watcher is not None
+            # ---- one synchronous stretch
+            pub.send_nowait(b"m")
+            if message_arrived:
+                assert block_until_readable(fd, LONG), "the message never reached the SUB"
+            sub.subscribe(b"x")
+            # ----
+            with trio.fail_after(PROMPT):
+                await done.wait()
+    assert received == [b"m"]
+    with trio.fail_after(PROMPT):
+        assert await pub.recv() == b"\x01x"  # the subscription did happen
+    assert_idle(sub)
+
+
+@pytest.mark.parametrize("message_arrived", [True, False], ids=["arrived", "in-flight"])
+async def test_probe_does_not_strand_waiter_on_plain_pyzmq_socket(
+    ctx: trio_zmq.Context, endpoint: str, message_arrived: bool
+) -> None:
+    """The same with a plain pyzmq socket: R waits in
+    ``trio_zmq.wait_readable(zsock)``, the steal is ``trio_zmq.probe(zsock)``."""
+    peer_sock = ctx.socket(zmq.DEALER)
+    address = bind(peer_sock, endpoint)
+    zsock: zmq.Socket[Any] = ctx.zmq_context.socket(zmq.DEALER, socket_class=zmq.Socket)
+    try:
+        zsock.linger = 0
+        zsock.connect(address)
+        fd = cast(int, zsock.getsockopt(zmq.FD))
+        with trio.fail_after(PROMPT):
+            await peer_sock.send(b"hello")
+            await trio_zmq.wait_readable(zsock)
+            assert zsock.recv(zmq.NOBLOCK) == b"hello"
+        received: list[bytes] = []
+        done = trio.Event()
+
+        async def receiver() -> None:
+            await trio_zmq.wait_readable(zsock)
+            received.append(zsock.recv(zmq.NOBLOCK))
+            done.set()
+
+        with trio.fail_after(LONG):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(receiver)
+                await wait_all_tasks_blocked()
+                engine = _registry._engines[zsock.underlying]
+                assert engine.watcher is not None
+                # ---- one synchronous stretch
+                peer_sock.send_nowait(b"m")
+                if message_arrived:
+                    assert block_until_readable(fd, LONG), "the message never reached zsock"
+                ready = trio_zmq.probe(zsock, zmq.POLLIN)
+                # ----
+                with trio.fail_after(PROMPT):
+                    await done.wait()
+        assert received == [b"m"]
+        if message_arrived:
+            assert ready
+        assert_engine_idle(engine)
+        # An engine of a plain pyzmq socket is dropped once nobody waits.
+        assert zsock.underlying not in _registry._engines
+    finally:
+        zsock.close(linger=0)
+
+
+# ----------------------------------------------------------------------------
+# 3. Many waiters on one socket
+# ----------------------------------------------------------------------------
+
+TASKS = 10
+PER_SENDER = 50
+
+
+async def test_many_senders_and_receivers_on_one_dealer(
+    ctx: trio_zmq.Context, endpoint: str
+) -> None:
+    """10 tasks receive and 10 send on one DEALER talking to an echoing
+    ROUTER; every message comes back exactly once, nobody trips over the fd."""
+    router = ctx.socket(zmq.ROUTER)
+    router.router_mandatory = 1  # never drop silently: wait instead
+    # Tiny high-water marks, so that tasks keep parking on both sides.
+    router.hwm = 2
+    address = bind(router, endpoint)
+    dealer = ctx.socket(zmq.DEALER)
+    dealer.hwm = 2
+    total = TASKS * PER_SENDER
+    sent = [b"%d-%d" % (i, k) for i in range(TASKS) for k in range(PER_SENDER)]
+    received: list[bytes] = []
+    per_receiver = Counter[int]()
+    all_back = trio.Event()
+
+    async def echo() -> None:
+        while True:
+            await router.send_multipart(await router.recv_multipart())
+
+    async def receiver(i: int) -> None:
+        while True:
+            message = await dealer.recv()
+            received.append(message)
+            per_receiver[i] += 1
+            if len(received) >= total:
+                all_back.set()
+
+    async def sender(i: int) -> None:
+        for k in range(PER_SENDER):
+            await dealer.send(b"%d-%d" % (i, k))
+
+    with trio.fail_after(LONG):
+        async with trio.open_nursery() as nursery:
+            for i in range(TASKS):
+                nursery.start_soon(receiver, i)
+                nursery.start_soon(sender, i)
+            await wait_all_tasks_blocked()
+            # The DEALER has no peer yet: all twenty are parked on the one
+            # socket, and exactly one of them watches the fd.
+            assert len(dealer._engine.queues[RECV]) == TASKS
+            assert len(dealer._engine.queues[SEND]) == TASKS
+            assert dealer._engine.watcher is not None
+            dealer.connect(address)
+            nursery.start_soon(echo)
+            await all_back.wait()
+            nursery.cancel_scope.cancel()
+    assert len(received) == total
+    assert Counter(received) == Counter(sent)  # each exactly once
+    assert sum(per_receiver.values()) == total
+    # FIFO with newcomers queueing behind: the first ten messages alone go
+    # to ten different receivers.
+    assert len(per_receiver) == TASKS
+    assert_idle(dealer, router)
+
+
+async def start_receivers(
+    nursery: trio.Nursery,
+    dealer: trio_zmq.Socket,
+    results: dict[int, bytes],
+    scopes: dict[trio.lowlevel.Task, trio.CancelScope],
+    index: dict[trio.lowlevel.Task, int],
+    cancelled: list[int],
+) -> trio.Event:
+    """Start TASKS receivers one by one, each parked before the next starts;
+    each has its own cancel scope, found by its task.  The event returned is
+    set once every receiver has got a message or been cancelled."""
+    finished = trio.Event()
+
+    async def receiver(i: int) -> None:
+        task = trio.lowlevel.current_task()
+        with trio.CancelScope() as scope:
+            scopes[task] = scope
+            index[task] = i
+            results[i] = await dealer.recv()
+        if scope.cancelled_caught:
+            cancelled.append(i)
+        if len(results) + len(cancelled) == TASKS:
+            finished.set()
+
+    for i in range(TASKS):
+        nursery.start_soon(receiver, i)
+        await wait_all_tasks_blocked()
+        assert len(dealer._engine.queues[RECV]) == i + 1
+    return finished
+
+
+async def test_cancelling_the_watcher_does_not_strand_the_others(
+    ctx: trio_zmq.Context, endpoint: str
+) -> None:
+    peer_sock, dealer, _ = pair(ctx, zmq.DEALER, zmq.DEALER, endpoint)
+    await establish(peer_sock, dealer)
+    engine = dealer._engine
+    results: dict[int, bytes] = {}
+    scopes: dict[trio.lowlevel.Task, trio.CancelScope] = {}
+    index: dict[trio.lowlevel.Task, int] = {}
+    cancelled: list[int] = []
+    sent = [b"m%d" % k for k in range(TASKS - 2)]
+
+    with trio.fail_after(LONG):
+        async with trio.open_nursery() as nursery:
+            await start_receivers(nursery, dealer, results, scopes, index, cancelled)
+            # Twice: cancel whoever watches the fd; the role must move on.
+            for round_ in range(2):
+                watcher = engine.watcher
+                assert watcher is not None
+                victim = watcher.task
+                scopes[victim].cancel()
+                await wait_all_tasks_blocked()
+                assert cancelled == [*cancelled[:round_], index[victim]]
+                successor = engine.watcher
+                assert successor is not None, "nobody watches the fd any more"
+                assert successor.task is not victim
+                assert index[successor.task] not in cancelled
+            assert len(engine.queues[RECV]) == TASKS - 2
+            for message in sent:
+                await peer_sock.send(message)
+            # Leaving the nursery waits for the eight remaining receivers.
+    assert len(cancelled) == 2
+    assert set(results) == set(range(TASKS)) - set(cancelled)
+    assert sorted(results.values()) == sorted(sent)
+    assert_idle(dealer)
+
+
+async def test_cancelling_the_watcher_with_a_message_pending(
+    ctx: trio_zmq.Context, endpoint: str
+) -> None:
+    """The message has reached the socket and the fd is readable, but the
+    watcher is cancelled before it runs: the message goes, intact, to the
+    next receiver in line, and the rest still get theirs."""
+    peer_sock, dealer, _ = pair(ctx, zmq.DEALER, zmq.DEALER, endpoint)
+    await establish(peer_sock, dealer)
+    engine = dealer._engine
+    fd = dealer.fileno()
+    results: dict[int, bytes] = {}
+    scopes: dict[trio.lowlevel.Task, trio.CancelScope] = {}
+    index: dict[trio.lowlevel.Task, int] = {}
+    cancelled: list[int] = []
+
+    with trio.fail_after(LONG):
+        async with trio.open_nursery() as nursery:
+            await start_receivers(nursery, dealer, results, scopes, index, cancelled)
+            watcher = engine.watcher
+            assert watcher is not None
+            victim = index[watcher.task]
+            # ---- one synchronous stretch
+            peer_sock.send_nowait(b"first")
+            assert block_until_readable(fd, LONG), "the message never reached the dealer"
+            scopes[watcher.task].cancel()
+            # ----
+            for k in range(1, TASKS - 1):
+                await peer_sock.send(b"m%d" % k)
+    assert cancelled == [victim]
+    assert victim not in results
+    # FIFO among the remaining receivers, in the order they parked.
+    remaining = [i for i in range(TASKS) if i != victim]
+    assert [results[i] for i in remaining] == [b"first"] + [b"m%d" % k for k in range(1, TASKS - 1)]
+    assert_idle(dealer)
+
+
+async def test_receivers_are_served_in_the_order_they_parked(
+    ctx: trio_zmq.Context, endpoint: str
+) -> None:
+    peer_sock, dealer, _ = pair(ctx, zmq.DEALER, zmq.DEALER, endpoint)
+    await establish(peer_sock, dealer)
+    results: dict[int, bytes] = {}
+    scopes: dict[trio.lowlevel.Task, trio.CancelScope] = {}
+    index: dict[trio.lowlevel.Task, int] = {}
+    cancelled: list[int] = []
+
+    with trio.fail_after(LONG):
+        async with trio.open_nursery() as nursery:
+            await start_receivers(nursery, dealer, results, scopes, index, cancelled)
+            for k in range(TASKS):
+                peer_sock.send_nowait(b"%d" % k)
+    assert results == {i: b"%d" % i for i in range(TASKS)}
+    assert not cancelled
+    assert_idle(dealer)
+
+
+async def test_senders_are_served_in_the_order_they_parked(
+    ctx: trio_zmq.Context, endpoint: str
+) -> None:
+    push = ctx.socket(zmq.PUSH)
+    address = bind(push, endpoint)  # no peer yet: every send parks
+
+    async def sender(i: int) -> None:
+        await push.send(b"%d" % i)
+
+    with trio.fail_after(LONG):
+        async with trio.open_nursery() as nursery:
+            for i in range(TASKS):
+                nursery.start_soon(sender, i)
+                await wait_all_tasks_blocked()
+                assert len(push._engine.queues[SEND]) == i + 1
+            pull = ctx.socket(zmq.PULL)
+            pull.connect(address)
+            received = [await pull.recv() for _ in range(TASKS)]
+    assert received == [b"%d" % i for i in range(TASKS)]
+    assert_idle(push, pull)
+
+
+async def test_blocked_sender_watching_the_fd_serves_every_ready_receiver(
+    ctx: trio_zmq.Context, endpoint: str
+) -> None:
+    """The task watching the fd waits to *send* (its peer reads nothing);
+    ten receivers are parked behind it.  When a burst arrives, the watcher's
+    wake-up must serve every receiver that can proceed, not just one."""
+    peer_sock = ctx.socket(zmq.DEALER)
+    peer_sock.rcvhwm = 1
+    address = bind(peer_sock, endpoint)
+    dealer = ctx.socket(zmq.DEALER)
+    dealer.sndhwm = 1
+    dealer.connect(address)
+    await establish(peer_sock, dealer)
+    engine = dealer._engine
+    payload = b"f" * 16384  # fills the kernel buffers of tcp/ipc quickly
+    results: dict[int, bytes] = {}
+    scopes: dict[trio.lowlevel.Task, trio.CancelScope] = {}
+    index: dict[trio.lowlevel.Task, int] = {}
+    cancelled: list[int] = []
+
+    async def flooder() -> None:
+        while True:  # until its send parks for good (the peer never reads)
+            await dealer.send(payload)
+
+    with trio.fail_after(LONG):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(flooder)
+            await wait_all_tasks_blocked()
+            watcher = engine.watcher
+            assert watcher is not None
+            assert list(engine.queues[SEND]) == [watcher]
+            finished = await start_receivers(nursery, dealer, results, scopes, index, cancelled)
+            for k in range(TASKS):  # the burst
+                peer_sock.send_nowait(b"%d" % k)
+            with trio.fail_after(PROMPT):
+                await finished.wait()
+            nursery.cancel_scope.cancel()
+    assert results == {i: b"%d" % i for i in range(TASKS)}
+    assert not cancelled
+    assert_idle(dealer)
+
+
+async def test_newcomer_does_not_overtake_parked_receivers(
+    ctx: trio_zmq.Context, endpoint: str
+) -> None:
+    """A message has arrived but the parked receivers have not run yet: a
+    recv_nowait by a newcomer must not take it (WouldBlock), the head does."""
+    peer_sock, dealer, _ = pair(ctx, zmq.DEALER, zmq.DEALER, endpoint)
+    await establish(peer_sock, dealer)
+    fd = dealer.fileno()
+    results: dict[int, bytes] = {}
+    scopes: dict[trio.lowlevel.Task, trio.CancelScope] = {}
+    index: dict[trio.lowlevel.Task, int] = {}
+    cancelled: list[int] = []
+
+    with trio.fail_after(LONG):
+        async with trio.open_nursery() as nursery:
+            await start_receivers(nursery, dealer, results, scopes, index, cancelled)
+            # ---- one synchronous stretch
+            peer_sock.send_nowait(b"0")
+            assert block_until_readable(fd, LONG), "the message never reached the dealer"
+            with pytest.raises(trio.WouldBlock):
+                dealer.recv_nowait()
+            with pytest.raises(trio.WouldBlock):
+                dealer.recv_multipart_nowait()
+            # ----
+            for k in range(1, TASKS):
+                await peer_sock.send(b"%d" % k)
+    assert results == {i: b"%d" % i for i in range(TASKS)}
+    assert_idle(dealer)
