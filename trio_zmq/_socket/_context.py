@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any, final
 
 import trio
@@ -26,7 +27,7 @@ class Context:
         libzmq's default (-1: wait for pending messages on termination).
     """
 
-    __slots__ = ("__weakref__", "_sockets", "_zctx")
+    __slots__ = ("__weakref__", "_sockets", "_term_lock", "_zctx")
 
     def __init__(self, io_threads: int = 1, *, linger: int | None = None) -> None:
         self._zctx: zmq.Context[zmq.Socket[Any]] = zmq.Context(io_threads)
@@ -35,6 +36,7 @@ class Context:
         # Strong references: a socket lives until it is closed, by its owner
         # or by the context, never silently by the garbage collector.
         self._sockets: set[Socket] = set()
+        self._term_lock = threading.Lock()
 
     @property
     def zmq_context(self) -> zmq.Context[zmq.Socket[Any]]:
@@ -78,12 +80,25 @@ class Context:
 
         Waits (in a worker thread) until every socket of the context is
         closed and has finished lingering.  Cancelling the wait abandons
-        the thread, which finishes on its own.
+        the thread, which finishes on its own: the context is terminated
+        either way, as trio's closing rule demands.
         """
         if self._zctx.closed:
             await trio.lowlevel.checkpoint()
             return
-        await trio.to_thread.run_sync(self._zctx.term, abandon_on_cancel=True)
+        try:
+            await trio.to_thread.run_sync(self._term_once, abandon_on_cancel=True)
+        except trio.Cancelled:
+            # trio's rule for closing: cancelled or not, the resource ends.
+            # If the worker thread never started, terminate in a thread of
+            # our own (termination may block while sockets linger).
+            threading.Thread(target=self._term_once, name="trio-zmq-term", daemon=True).start()
+            raise
+
+    def _term_once(self) -> None:
+        with self._term_lock:
+            if not self._zctx.closed:
+                self._zctx.term()
 
     async def destroy(self, linger: int | None = None) -> None:
         """Close all sockets (with ``linger`` if given), then :meth:`term`."""

@@ -647,11 +647,11 @@ class Socket:
         self._check_open()
         if timeout is None or timeout < 0:
             return await wait_events(self._engine, flags)
+        if timeout == 0:
+            # A probe, not a wait (but still a checkpoint).
+            await trio.lowlevel.checkpoint()
+            return self._call(read_events, self._zsock) & flags
         with trio.move_on_after(timeout / 1000):
-            if timeout == 0:
-                # A probe, not a wait: still a checkpoint.
-                await trio.lowlevel.checkpoint()
-                return self._call(read_events, self._zsock) & flags
             return await wait_events(self._engine, flags)
         return 0
 
