@@ -12,8 +12,6 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-import trio
-import zmq
 
 import trio_zmq
 
@@ -117,3 +115,36 @@ def peer() -> Iterator[type[Peer]]:
     yield _TrackedPeer
     for p in started:
         p.kill()
+
+
+# ----------------------------------------------------------------------
+# Hypothesis profiles: TRIO_ZMQ_HYPOTHESIS_PROFILE=dev|ci (ci when CI is set)
+# ----------------------------------------------------------------------
+
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+_COMMON = {
+    # Real I/O: example run times vary too much for deadlines to mean much.
+    "deadline": None,
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
+}
+settings.register_profile("dev", max_examples=15, **_COMMON)  # type: ignore[arg-type]
+settings.register_profile(
+    "ci",
+    max_examples=40,
+    derandomize=True,
+    print_blob=True,
+    **_COMMON,  # type: ignore[arg-type]
+)
+PROFILE = os.environ.get("TRIO_ZMQ_HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
+settings.load_profile(PROFILE)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if PROFILE == "ci":
+        # The ci profile prints hypothesis's per-test statistics.
+        config.option.hypothesis_show_statistics = True
+
+
+def pytest_report_header() -> str:
+    return f"hypothesis profile: {PROFILE}"

@@ -91,7 +91,7 @@ def closed_error() -> trio.ClosedResourceError:
 class Waiter:
     """A task waiting for one operation on one socket."""
 
-    __slots__ = ("attempt", "directions", "is_probe", "result", "task")
+    __slots__ = ("attempt", "directions", "is_probe", "queued", "result", "running", "task")
 
     def __init__(
         self,
@@ -107,7 +107,12 @@ class Waiter:
         #: the events mask, which therefore must be fresh when it runs.
         self.is_probe = is_probe
         self.task = trio.lowlevel.current_task()
-        #: Set when the watcher serves itself (a parked waiter gets its
+        #: True while its task runs engine code (so it cannot be
+        #: rescheduled); False while it is parked or sleeping on the fd.
+        self.running = True
+        #: True while it stands in the queues.
+        self.queued = False
+        #: Set when it is served while running (a parked waiter gets its
         #: result through reschedule instead).
         self.result: outcome.Outcome[Any] | None = None
 
@@ -208,7 +213,7 @@ class Engine:
         called_zmq = False
         while queue:
             waiter = queue[0]
-            if waiter is self.watcher and waiter.task is not _current_task():
+            if waiter is self.watcher and not waiter.running:
                 # The watcher is not parked, so it cannot be rescheduled:
                 # wake it and let it serve itself (and the rest).
                 self._poke_watcher()
@@ -232,11 +237,16 @@ class Engine:
                 return called_zmq, True
         return called_zmq, False
 
+    def _dequeue(self, waiter: Waiter) -> None:
+        if waiter.queued:
+            waiter.queued = False
+            for direction in waiter.directions:
+                self.queues[direction].remove(waiter)
+
     def _complete(self, waiter: Waiter, result: outcome.Outcome[Any]) -> None:
-        for direction in waiter.directions:
-            self.queues[direction].remove(waiter)
-        if waiter is self.watcher:
-            # Only reached from the watcher's own task (see _serve_queue).
+        self._dequeue(waiter)
+        if waiter.running:
+            # Served from its own task (see _serve_queue): no reschedule.
             waiter.result = result
         else:
             trio.lowlevel.reschedule(waiter.task, result)
@@ -270,25 +280,34 @@ class Engine:
         waiter = Waiter(attempt, directions, is_probe)
         for direction in directions:
             self.queues[direction].append(waiter)
+        waiter.queued = True
         scheduled = False
         try:
             if self.watcher is None:
                 self.watcher = waiter
             else:
-                signal = await trio.lowlevel.wait_task_rescheduled(self._abort_fn(waiter))
-                scheduled = True
-                if signal is not _WATCH:
-                    return signal
-                # We were handed the watcher role and are still queued.
-            while True:
+                # The caller's failed attempt may have eaten the edge the
+                # watcher sleeps on: serve now that we stand in the queue.
+                self.serve()
+                if waiter.result is None:
+                    waiter.running = False
+                    signal = await trio.lowlevel.wait_task_rescheduled(self._abort_fn(waiter))
+                    waiter.running = True
+                    scheduled = True
+                    if signal is not _WATCH:
+                        return signal
+                    # We were handed the watcher role and are still queued.
+            while not self._served(waiter):
+                # We are the watcher.
                 if self.closed:
                     raise closed_error()
                 self.serve()
-                if waiter.result is not None:
+                if self._served(waiter):
                     break
                 if await _chaos.maybe_spurious_wakeup():
                     scheduled = True
                     continue
+                waiter.running = False
                 with trio.CancelScope() as scope:
                     self._watch_scope = scope
                     try:
@@ -297,32 +316,41 @@ class Engine:
                         raise closed_error() from None
                     finally:
                         self._watch_scope = None
+                        waiter.running = True
                 scheduled = True
         finally:
             self._leave(waiter)
+        return await self._checkpointed(waiter, scheduled)
+
+    async def _checkpointed(self, waiter: Waiter, scheduled: bool) -> Any:
+        """The result of a waiter served in its own task, after a schedule
+        point if it has not had one (trio's rule for every async call)."""
         if not scheduled:
             await trio.lowlevel.cancel_shielded_checkpoint()
+        assert waiter.result is not None
         return waiter.result.unwrap()
+
+    @staticmethod
+    def _served(waiter: Waiter) -> bool:
+        # A method, not an inline test: serve() sets the result behind the
+        # type checker's back.
+        return waiter.result is not None
 
     def _abort_fn(self, waiter: Waiter) -> Callable[[Any], trio.lowlevel.Abort]:
         def abort(_: object) -> trio.lowlevel.Abort:
-            for direction in waiter.directions:
-                self.queues[direction].remove(waiter)
+            self._dequeue(waiter)
             return trio.lowlevel.Abort.SUCCEEDED
 
         return abort
 
     def _leave(self, waiter: Waiter) -> None:
         """Drop a waiter that stops waiting; pass the fd on if it watched."""
+        # Still queued if it was cancelled while watching, or raised before
+        # parking: either way it was never served.
+        self._dequeue(waiter)
         if waiter is not self.watcher:
             return
         self.watcher = None
-        if waiter.result is None:
-            # Cancelled or failed while watching: it was never served.
-            for direction in waiter.directions:
-                queue = self.queues[direction]
-                if waiter in queue:
-                    queue.remove(waiter)
         if self.closed or _chaos.variant.no_handover:
             return
         for queue in self.queues:
@@ -353,17 +381,14 @@ class Engine:
             # RuntimeError outside trio.run, where nobody can wait on the fd.
             with contextlib.suppress(RuntimeError):
                 trio.lowlevel.notify_closing(self.fd)
-        woken: set[int] = set()
         for queue in self.queues:
             while queue:
                 waiter = queue.popleft()
-                if waiter is self.watcher or id(waiter) in woken:
+                if not waiter.queued:
+                    continue  # a poll waiter seen in the other queue already
+                waiter.queued = False
+                if waiter is self.watcher or waiter.running:
                     # The watcher wakes through notify_closing (or, if it
                     # was only handed the role, sees `closed` when it runs).
                     continue
-                woken.add(id(waiter))
                 trio.lowlevel.reschedule(waiter.task, outcome.Error(closed_error()))
-
-
-def _current_task() -> trio.lowlevel.Task:
-    return trio.lowlevel.current_task()

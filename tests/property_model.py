@@ -1,0 +1,911 @@
+"""Model-based property testing of the engine: programs, their runner, the checks.
+
+Hypothesis generates a *program*: a list of steps such as "start a task that
+receives on side B", "the peer sends now, and before anyone runs, probe B",
+"cancel the task watching A's fd", "settle".  :func:`run_program` executes it
+against two real connected sockets and checks, after every settle and at the
+end, the invariants the engine promises:
+
+* nothing lost, duplicated, torn or reordered per sender;
+* every operation either completed or raised Cancelled (only if we cancelled
+  it) or ClosedResourceError (only if its socket was closed);
+* a parked sender is never overtaken by a later sender (FIFO);
+* no lost wake-up: a blocked receiver with a message waiting for it is a bug;
+* no hang (every wait is under a liveness bound);
+* no waiter left in the engine, and the process's fd count unchanged.
+
+Violations raise :class:`PropertyViolation` (or trio.TooSlowError for a hang),
+so the broken-engine tests can tell "the property caught it" from a bug in the
+test itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import sys
+import tempfile
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from typing import Literal
+
+import trio
+import trio.testing
+import zmq
+from hypothesis import strategies as st
+
+if sys.version_info < (3, 11):
+    from exceptiongroup import BaseExceptionGroup
+
+import trio_zmq
+from trio_zmq._core import _chaos
+from trio_zmq._core._engine import RECV, SEND, Attempt, read_events
+from trio_zmq.testing import ChaosSchedule, chaos_mode, sync_pub_sub, unique_endpoint
+
+Side = Literal["A", "B"]
+SIDES: tuple[Side, Side] = ("A", "B")
+#: Bound on any single wait in a program (a hang is a failure, not a stall).
+LIVENESS = 5.0
+#: How long a settle may wait for real I/O (tcp, ipc) before judging.
+IO_GRACE = 2.0
+
+
+class PropertyViolation(AssertionError):
+    """An invariant of the engine does not hold."""
+
+
+# ----------------------------------------------------------------------
+# Topologies
+# ----------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Topology:
+    """Which socket types talk, and which directions carry messages.
+
+    Side A binds, side B connects.
+    """
+
+    name: str
+    a_type: int
+    b_type: int
+    a_sends: bool
+    b_sends: bool
+    #: ROUTER prefixes/strips the routing id of B.
+    a_is_router: bool = False
+    allow_late_connect: bool = True
+    allow_hwm_changes: bool = True
+
+    def can_send(self, side: Side) -> bool:
+        return self.a_sends if side == "A" else self.b_sends
+
+    def can_recv(self, side: Side) -> bool:
+        return self.can_send(other(side))
+
+
+TOPOLOGIES = {
+    "PAIR": Topology("PAIR", zmq.PAIR, zmq.PAIR, True, True),
+    "PUSH_PULL": Topology("PUSH_PULL", zmq.PULL, zmq.PUSH, False, True),
+    "DEALER_ROUTER": Topology(
+        "DEALER_ROUTER",
+        zmq.ROUTER,
+        zmq.DEALER,
+        True,
+        True,
+        a_is_router=True,
+        allow_late_connect=False,
+    ),
+    "PUB_SUB": Topology(
+        "PUB_SUB",
+        zmq.PUB,
+        zmq.SUB,
+        True,
+        False,
+        allow_late_connect=False,
+        allow_hwm_changes=False,
+    ),
+}
+
+
+def other(side: Side) -> Side:
+    return "B" if side == "A" else "A"
+
+
+# ----------------------------------------------------------------------
+# Steps (their reprs are what a failing example prints)
+# ----------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class StartRecv:
+    """Start ``tasks`` tasks that each receive one message on ``side``."""
+
+    side: Side
+    tasks: int = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class StartSend:
+    """Start ``tasks`` tasks that each send ``count`` messages in a row from
+    ``side``."""
+
+    side: Side
+    count: int = 1
+    tasks: int = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class StartWaitReadable:
+    """Start a task that waits until ``side`` is readable (then checks it is)."""
+
+    side: Side
+
+
+@dataclasses.dataclass(frozen=True)
+class PeerSendsThen:
+    """The driver sends one message from ``side`` without yielding, then at
+    once -- before any other task runs -- does ``then`` on the receiving side
+    through the library (each such call may eat the fd's edge)."""
+
+    side: Side
+    then: Literal["nothing", "probe", "events", "recv_nowait", "send_nowait"] = "nothing"
+    #: How many messages the driver sends in a row first.
+    n: int = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class DriverRecvThen:
+    """The driver receives one message on ``side`` without yielding, then at
+    once does ``then`` on the sending side (whose parked senders the freed
+    room may now let through)."""
+
+    side: Side
+    then: Literal["nothing", "probe", "events", "send_nowait"] = "nothing"
+    #: How many messages the driver receives in a row first.
+    n: int = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class StartCancelledAfter:
+    """Start a receiver (``count`` 0) or a sender of ``count`` messages on
+    ``side``, let the scheduler run ``ticks`` times, then cancel it: a
+    cancellation at an arbitrary point of the operation."""
+
+    side: Side
+    count: int
+    ticks: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Cancel:
+    """Cancel one of the pending tasks (the ``pick``-th, modulo how many)."""
+
+    pick: int
+
+
+@dataclasses.dataclass(frozen=True)
+class CancelWatcher:
+    """Cancel the task that currently watches ``side``'s fd, if one of ours."""
+
+    side: Side
+
+
+@dataclasses.dataclass(frozen=True)
+class SpuriousWakeup:
+    """Wake ``side``'s fd watcher for no reason."""
+
+    side: Side
+
+
+@dataclasses.dataclass(frozen=True)
+class LibraryOp:
+    """The driver does a synchronous library call on ``side``."""
+
+    side: Side
+    op: Literal["probe", "events", "recv_nowait", "send_nowait", "subscribe"]
+
+
+@dataclasses.dataclass(frozen=True)
+class SetHWM:
+    side: Side
+    hwm: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Tick:
+    """The driver yields once: some tasks run one step."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Settle:
+    """Let everything run until blocked, then check for lost wake-ups."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Connect:
+    """Connect B to A (if the program started unconnected)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Close:
+    """Close ``side``'s socket while tasks may be blocked on it."""
+
+    side: Side
+
+
+Step = (
+    StartRecv
+    | StartSend
+    | StartWaitReadable
+    | PeerSendsThen
+    | DriverRecvThen
+    | StartCancelledAfter
+    | Cancel
+    | CancelWatcher
+    | SpuriousWakeup
+    | LibraryOp
+    | SetHWM
+    | Tick
+    | Settle
+    | Connect
+    | Close
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Program:
+    topology: str
+    transport: str
+    #: "connected": B connects before the program; "late": a Connect step
+    #: (or the final drain) connects it; with "bind_late" B connects before A
+    #: binds.
+    start: Literal["connected", "connect_late", "bind_late"]
+    hwm: tuple[int, int]
+    steps: tuple[Step, ...]
+
+
+sides = st.sampled_from(SIDES)
+
+
+def _step_kinds(allow_close: bool) -> dict[str, st.SearchStrategy[Step]]:
+    kinds: dict[str, st.SearchStrategy[Step]] = {
+        "recv": st.builds(StartRecv, sides, st.integers(1, 3)),
+        "send": st.builds(StartSend, sides, st.integers(1, 3), st.integers(1, 3)),
+        "wait": st.builds(StartWaitReadable, sides),
+        "peer": st.builds(
+            PeerSendsThen,
+            sides,
+            st.sampled_from(["nothing", "probe", "events", "recv_nowait", "send_nowait"]),
+            st.integers(1, 3),
+        ),
+        "driver_recv": st.builds(
+            DriverRecvThen,
+            sides,
+            st.sampled_from(["nothing", "probe", "events", "send_nowait"]),
+            st.integers(1, 3),
+        ),
+        "cancel_after": st.builds(StartCancelledAfter, sides, st.integers(0, 2), st.integers(0, 3)),
+        "cancel": st.builds(Cancel, st.integers(0, 7)),
+        "cancel_watcher": st.builds(CancelWatcher, sides),
+        "spurious": st.builds(SpuriousWakeup, sides),
+        "op": st.builds(
+            LibraryOp,
+            sides,
+            st.sampled_from(["probe", "events", "recv_nowait", "send_nowait", "subscribe"]),
+        ),
+        "hwm": st.builds(SetHWM, sides, st.sampled_from([1, 2, 1000])),
+        "tick": st.just(Tick()),
+        "settle": st.just(Settle()),
+        "connect": st.just(Connect()),
+    }
+    if allow_close:
+        kinds["close"] = st.builds(Close, sides)
+    return kinds
+
+
+@st.composite
+def _step_lists(draw: st.DrawFn, allow_close: bool, max_steps: int) -> tuple[Step, ...]:
+    # Swarm testing: each program uses a random subset of the step kinds,
+    # which makes focused programs (say, only sends, settles and receives
+    # from the driver) far likelier than a uniform mix would.
+    kinds = _step_kinds(allow_close)
+    enabled = draw(st.sets(st.sampled_from(sorted(kinds)), min_size=1), label="step kinds")
+    chosen = st.one_of([kinds[name] for name in sorted(enabled)])
+    return tuple(draw(st.lists(chosen, min_size=6, max_size=max_steps)))
+
+
+def programs(
+    topologies: Sequence[str] = tuple(TOPOLOGIES),
+    transports: Sequence[str] = ("inproc", "ipc", "tcp"),
+    *,
+    max_steps: int = 40,
+    allow_close: bool = True,
+) -> st.SearchStrategy[Program]:
+    return st.builds(
+        Program,
+        topology=st.sampled_from(list(topologies)),
+        transport=st.sampled_from(list(transports)),
+        start=st.sampled_from(["connected", "connect_late", "bind_late"]),
+        # Mostly tiny high-water marks: they are what makes senders park.
+        hwm=st.tuples(st.sampled_from([1, 1, 2, 1000]), st.sampled_from([1, 1, 2, 1000])),
+        steps=_step_lists(allow_close, max_steps),
+    )
+
+
+# ----------------------------------------------------------------------
+# Running a program
+# ----------------------------------------------------------------------
+
+Message = tuple[str, int]  # (sender label, sequence number)
+
+
+def encode(sender: str, seq: int) -> list[bytes]:
+    # Three frames, the third derived from the first two: a torn or mixed
+    # message cannot pass decode().
+    return [sender.encode(), b"%d" % seq, b"%s/%d" % (sender.encode(), seq) * 3]
+
+
+def decode(frames: list[bytes]) -> Message:
+    if len(frames) != 3:
+        raise PropertyViolation(f"torn message: {frames!r}")
+    sender, seq_text, payload = frames
+    seq = int(seq_text)
+    if payload != b"%s/%d" % (sender, seq) * 3:
+        raise PropertyViolation(f"frames of different messages mixed: {frames!r}")
+    return sender.decode(), seq
+
+
+@dataclasses.dataclass(eq=False)
+class TaskRecord:
+    label: str
+    side: Side
+    kind: Literal["recv", "send", "wait"]
+    scope: trio.CancelScope
+    task: trio.lowlevel.Task | None = None
+    done: bool = False
+    outcome: str = "pending"
+    #: For senders: the message it is currently sending.
+    current: Message | None = None
+
+
+class Runner:
+    def __init__(self, program: Program, ctx: trio_zmq.Context, ipc_dir: str) -> None:
+        self.program = program
+        self.topology = TOPOLOGIES[program.topology]
+        self.ctx = ctx
+        self.ipc_dir = ipc_dir
+        self.socks: dict[Side, trio_zmq.Socket] = {}
+        self.closed: set[Side] = set()
+        self.connected = False
+        self.address = ""
+        self.tasks: list[TaskRecord] = []
+        self.counter = 0
+        #: Successfully sent / received messages, per *receiving* side.
+        self.sent: dict[Side, list[Message]] = {"A": [], "B": []}
+        #: In the order libzmq handed them over...
+        self.taken: dict[Side, list[Message]] = {"A": [], "B": []}
+        #: ...and as the callers got them (a message taken but not delivered
+        #: was lost between the socket and the caller, e.g. to a Cancelled).
+        self.delivered: dict[Side, list[Message]] = {"A": [], "B": []}
+        self.cancelled_sends: set[Message] = set()
+        #: (earlier, later): `earlier` was parked when `later`'s sender began.
+        self.fifo: list[tuple[Message, Message]] = []
+        #: (earlier, later) receiver labels, likewise; and when each took.
+        self.recv_fifo: list[tuple[str, str]] = []
+        self.take_order: dict[str, int] = {}
+        self.lossy = False
+        self.nursery: trio.Nursery | None = None
+        self.bind_pending = False
+        #: Set once B has connected (even to an endpoint not bound yet).
+        self.hwm_frozen = False
+
+    # --- set-up ---------------------------------------------------------
+
+    def _frames_to(self, side: Side, message: Message) -> list[bytes]:
+        frames = encode(*message)
+        if side == "B" and self.topology.a_is_router:
+            return [b"B", *frames]
+        return frames
+
+    def _from_frames(self, side: Side, frames: list[bytes]) -> Message:
+        if side == "A" and self.topology.a_is_router:
+            if not frames or frames[0] != b"B":
+                raise PropertyViolation(f"bad routing frame: {frames!r}")
+            frames = frames[1:]
+        return decode(frames)
+
+    async def setup(self) -> None:
+        program = self.program
+        a = self.ctx.socket(self.topology.a_type)
+        b = self.ctx.socket(self.topology.b_type)
+        self.socks = {"A": a, "B": b}
+        if self.topology.a_is_router:
+            b.setsockopt(zmq.ROUTING_ID, b"B")
+            # Block (EAGAIN) rather than drop when B's pipe is full.
+            a.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        if self.topology.b_type == zmq.SUB:
+            b.subscribe(b"")
+        if self.topology.allow_hwm_changes:
+            a.setsockopt(zmq.SNDHWM, program.hwm[0])
+            a.setsockopt(zmq.RCVHWM, program.hwm[0])
+            b.setsockopt(zmq.SNDHWM, program.hwm[1])
+            b.setsockopt(zmq.RCVHWM, program.hwm[1])
+        start = program.start if self.topology.allow_late_connect else "connected"
+        endpoint = unique_endpoint(program.transport, self.ipc_dir)
+        if start == "bind_late" and program.transport != "tcp":
+            # B connects first, A binds later (in Connect or the drain).
+            self.address = endpoint
+            b.connect(self.address)
+            self.hwm_frozen = True
+            self.bind_pending = True
+        else:
+            self.address = self._bind(a, endpoint)
+            if start == "connected":
+                await self.connect()
+        if self.topology.a_is_router and self.connected:
+            # Teach the ROUTER B's routing id, so its sends are routable.
+            await b.send_multipart(encode("hello", 0))
+            with trio.fail_after(LIVENESS):
+                self._from_frames("A", await a.recv_multipart())
+
+    def _bind(self, sock: trio_zmq.Socket, endpoint: str) -> str:
+        if endpoint == "tcp://127.0.0.1":
+            return f"{endpoint}:{sock.bind_to_random_port(endpoint)}"
+        sock.bind(endpoint)
+        return endpoint
+
+    async def connect(self) -> None:
+        if self.connected or self.closed:
+            return
+        if self.bind_pending:
+            self.socks["A"].bind(self.address)
+            self.bind_pending = False
+        else:
+            self.socks["B"].connect(self.address)
+        self.connected = True
+        self.hwm_frozen = True
+        if self.topology.b_type == zmq.SUB:
+            with trio.fail_after(LIVENESS):
+                await sync_pub_sub(self.socks["A"], self.socks["B"])
+
+    # --- tasks ------------------------------------------------------------
+
+    def _spawn(
+        self, side: Side, kind: Literal["recv", "send", "wait"], count: int = 1
+    ) -> TaskRecord:
+        assert self.nursery is not None
+        self.counter += 1
+        record = TaskRecord(f"{kind}{self.counter}{side}", side, kind, trio.CancelScope())
+        self.tasks.append(record)
+        if kind == "send":
+            # FIFO: every sender parked now must go out before this one.
+            for earlier in self.pending("send", side):
+                if earlier.current is not None and self._is_parked(earlier):
+                    self.fifo.append((earlier.current, (record.label, 0)))
+        elif kind == "recv":
+            # FIFO: every receiver parked now must be served before this one.
+            for earlier in self.pending("recv", side):
+                if self._is_parked(earlier):
+                    self.recv_fifo.append((earlier.label, record.label))
+        self.nursery.start_soon(self._task_body, record, count)
+        return record
+
+    def _is_parked(self, record: TaskRecord) -> bool:
+        engine = self.socks[record.side]._engine
+        queue = engine.queues[SEND if record.kind == "send" else RECV]
+        return any(w.task is record.task for w in queue)
+
+    def pending(self, kind: str | None = None, side: Side | None = None) -> list[TaskRecord]:
+        return [
+            t
+            for t in self.tasks
+            if not t.done and (kind is None or t.kind == kind) and (side is None or t.side == side)
+        ]
+
+    async def _task_body(self, record: TaskRecord, count: int) -> None:
+        record.task = trio.lowlevel.current_task()
+        sock = self.socks[record.side]
+        try:
+            with record.scope:
+                if record.kind == "recv":
+                    # recv_multipart() with an attempt that also notes *when*
+                    # libzmq handed the message over: tasks served together
+                    # may resume in any order, the socket's order is this.
+                    frames = await sock._operate(RECV, self._recording_attempt(record), 0)
+                    self.delivered[record.side].append(self._from_frames(record.side, frames))
+                elif record.kind == "wait":
+                    await sock.wait_readable()
+                    # Readable means a message is there: take it (nowait,
+                    # no checkpoint in between, so nobody can steal it).
+                    try:
+                        frames = sock.recv_multipart_nowait()
+                    except trio.WouldBlock:
+                        # Others ahead of us may have taken it: only fine if
+                        # some receiver was queued before us.
+                        record.outcome = "woken, message taken by an earlier receiver"
+                    else:
+                        self._received(record.side, frames)
+                else:
+                    dest = other(record.side)
+                    for seq in range(count):
+                        record.current = (record.label, seq)
+                        await sock.send_multipart(self._frames_to(dest, record.current))
+                        self.sent[dest].append(record.current)
+                        record.current = None
+            if record.scope.cancelled_caught:
+                record.outcome = "cancelled"
+                if record.current is not None:
+                    self.cancelled_sends.add(record.current)
+            elif record.outcome == "pending":
+                record.outcome = "ok"
+        except zmq.ZMQError as exc:
+            # A ROUTER (mandatory routing) whose peer has closed cannot send.
+            if exc.errno != zmq.EHOSTUNREACH or other(record.side) not in self.closed:
+                raise
+            record.outcome = "closed"
+            if record.current is not None:
+                self.cancelled_sends.add(record.current)
+        except trio.ClosedResourceError:
+            if record.side not in self.closed:
+                raise PropertyViolation(
+                    f"{record.label}: ClosedResourceError on an open socket"
+                ) from None
+            record.outcome = "closed"
+            if record.current is not None:
+                self.cancelled_sends.add(record.current)
+        finally:
+            record.done = True
+
+    def _recording_attempt(self, record: TaskRecord) -> Attempt:
+        side = record.side
+        plain = self.socks[side]._recv_multipart_attempt(0, True, False)
+
+        def attempt(events: int) -> list[bytes]:
+            frames: list[bytes] = plain(events)
+            self.take_order[record.label] = len(self.taken[side])
+            self.taken[side].append(self._from_frames(side, frames))
+            return frames
+
+        return attempt
+
+    def _received(self, side: Side, frames: list[bytes]) -> None:
+        """A message taken and delivered in one synchronous step."""
+        message = self._from_frames(side, frames)
+        self.taken[side].append(message)
+        self.delivered[side].append(message)
+
+    # --- steps --------------------------------------------------------------
+
+    def _usable(self, side: Side) -> bool:
+        return side not in self.closed
+
+    async def run_step(self, step: Step) -> None:
+        match step:
+            case StartRecv(side, tasks) if self._usable(side) and self.topology.can_recv(side):
+                for _ in range(tasks):
+                    self._spawn(side, "recv")
+            case StartWaitReadable(side) if self._usable(side) and self.topology.can_recv(side):
+                self._spawn(side, "wait")
+            case StartSend(side, count, tasks) if self._usable(side) and self.topology.can_send(
+                side
+            ):
+                for _ in range(tasks):
+                    self._spawn(side, "send", count)
+            case PeerSendsThen(side, then, n) if (
+                self._usable(side) and self._usable(other(side)) and self.topology.can_send(side)
+            ):
+                for _ in range(n):
+                    self._driver_send(side)
+                if then != "nothing":
+                    self._library_op(other(side), then)
+            case DriverRecvThen(side, then, n) if (
+                self._usable(side) and self._usable(other(side)) and self.topology.can_recv(side)
+            ):
+                for _ in range(n):
+                    self._library_op(side, "recv_nowait")
+                if then != "nothing":
+                    self._library_op(other(side), then)
+            case StartCancelledAfter(side, count, ticks) if self._usable(side) and (
+                self.topology.can_send(side) if count else self.topology.can_recv(side)
+            ):
+                record = self._spawn(side, "send" if count else "recv", count)
+                for _ in range(ticks):
+                    await trio.lowlevel.checkpoint()
+                record.scope.cancel()
+            case Cancel(pick):
+                pending = self.pending()
+                if pending:
+                    pending[pick % len(pending)].scope.cancel()
+            case CancelWatcher(side) if self._usable(side):
+                watcher = self.socks[side]._engine.watcher
+                for record in self.pending():
+                    if watcher is not None and record.task is watcher.task:
+                        record.scope.cancel()
+            case SpuriousWakeup(side) if self._usable(side):
+                self.socks[side]._engine._poke_watcher()
+            case LibraryOp(side, op) if self._usable(side):
+                self._library_op(side, op)
+            case SetHWM(side, hwm) if (
+                # libzmq 4.3 applies a new HWM to live pipes but not to the
+                # peer's low-water mark: the pipe can stall for good (seen
+                # with plain pyzmq).  So HWMs change only before connecting.
+                self._usable(side) and self.topology.allow_hwm_changes and not self.hwm_frozen
+            ):
+                self.socks[side].setsockopt(zmq.SNDHWM, hwm)
+                self.socks[side].setsockopt(zmq.RCVHWM, hwm)
+            case Tick():
+                await trio.lowlevel.checkpoint()
+            case Settle():
+                await self.settle()
+            case Connect():
+                await self.connect()
+            case Close(side) if self._usable(side):
+                self.closed.add(side)
+                self.lossy = True
+                self.socks[side].close(linger=0)
+            case _:
+                pass  # not applicable in this state: skipped
+
+    def _driver_send(self, side: Side) -> None:
+        dest = other(side)
+        self.counter += 1
+        message = (f"drv{self.counter}{side}", 0)
+        try:
+            self.socks[side].send_multipart_nowait(self._frames_to(dest, message))
+        except trio.WouldBlock:
+            return
+        self.sent[dest].append(message)
+
+    def _library_op(self, side: Side, op: str) -> None:
+        sock = self.socks[side]
+        if op == "probe":
+            trio_zmq.probe(sock, zmq.POLLIN | zmq.POLLOUT)
+        elif op == "events":
+            sock.get(zmq.EVENTS)
+        elif op == "recv_nowait" and self.topology.can_recv(side):
+            try:
+                frames = sock.recv_multipart_nowait()
+            except trio.WouldBlock:
+                return
+            self._received(side, frames)
+        elif op == "send_nowait" and self.topology.can_send(side) and self._usable(other(side)):
+            self._driver_send(side)
+        elif op == "subscribe" and self.topology.b_type == zmq.SUB and side == "B":
+            sock.subscribe(b"unused-topic")
+        else:
+            # Any other socket: re-setting an option is a library call too.
+            sock.setsockopt(zmq.LINGER, 0)
+
+    # --- checks ----------------------------------------------------------------
+
+    def in_flight(self, side: Side) -> int:
+        return len(self.sent[side]) - len(self.taken[side])
+
+    def _starving(self) -> list[TaskRecord]:
+        """Receivers blocked in the engine although a message waits for them."""
+        if not self.connected or self.lossy:
+            return []
+        starving = []
+        for side in SIDES:
+            if side in self.closed or self.in_flight(side) <= 0:
+                continue
+            blocked = [
+                t
+                for t in self.pending(side=side)
+                if t.kind in ("recv", "wait") and self._is_parked(t)
+            ]
+            starving.extend(blocked)
+        return starving
+
+    def _ready_but_parked(self) -> list[TaskRecord]:
+        """inproc only: waiters parked although the socket says they could go.
+
+        With inproc, nothing outside this thread changes a socket, so once
+        every task is blocked (trio has polled the fds), ZMQ_EVENTS read
+        behind the library's back is the truth: a parked receiver on a
+        readable socket, or a parked sender on a writable one, is a lost
+        wake-up.
+        """
+        parked = []
+        open_sides = [side for side in SIDES if side not in self.closed]
+        # Read both sockets before serving either: serving one may send the
+        # other a command (e.g. room freed in a pipe), which is news, not a
+        # lost wake-up.
+        events = {side: read_events(self.socks[side].zmq_socket) for side in open_sides}
+        for side in open_sides:
+            for record in self.pending(side=side):
+                wants = zmq.POLLOUT if record.kind == "send" else zmq.POLLIN
+                if events[side] & wants and self._is_parked(record):
+                    parked.append(record)
+        for side in open_sides:
+            # Our reads may have eaten an edge: let the engines look again.
+            if self.socks[side]._engine.busy:
+                self.socks[side]._engine.serve()
+        return parked
+
+    async def settle(self) -> None:
+        await trio.testing.wait_all_tasks_blocked()
+        if self.program.transport == "inproc":
+            starving = self._starving() or self._ready_but_parked()
+        else:
+            # Real I/O: give messages time to arrive before judging.
+            with trio.move_on_after(IO_GRACE):
+                while starving := self._starving():
+                    await trio.sleep(0.005)
+                    await trio.testing.wait_all_tasks_blocked()
+        self._raise_if_starving(starving)
+
+    def _raise_if_starving(self, starving: list[TaskRecord]) -> None:
+        if starving:
+            raise PropertyViolation(
+                "lost wake-up: "
+                + ", ".join(t.label for t in starving)
+                + " parked although the socket could serve them (in flight: "
+                f"A={self.in_flight('A')}, B={self.in_flight('B')})"
+            )
+
+    async def drain(self) -> None:
+        """Bring every task to an end and every message home, or fail."""
+        await self.connect()
+        await self.settle()
+        with trio.fail_after(LIVENESS):
+            while self.pending():
+                progressed = False
+                for record in self.pending():
+                    if record.side in self.closed:
+                        continue  # closing must end it by itself
+                    peer = other(record.side)
+                    if peer in self.closed:
+                        record.scope.cancel()  # nothing can ever come for it
+                    elif record.kind != "send":
+                        if self.in_flight(record.side) <= 0:
+                            await self._drain_send(peer)  # feed the receiver
+                    else:
+                        progressed |= await self._drain_recv(peer)
+                await trio.testing.wait_all_tasks_blocked()
+                if self.program.transport == "inproc":
+                    # The drain's own bursts (a message per pending task)
+                    # are the best chance to see a waiter left behind.
+                    self._raise_if_starving(self._ready_but_parked())
+                if not progressed:
+                    await trio.sleep(0.001)
+            # Every message sent must now arrive (unless sockets closed).
+            for side in SIDES:
+                if side in self.closed or self.lossy:
+                    continue
+                while self.in_flight(side) > 0:
+                    frames = await self.socks[side].recv_multipart()
+                    self._received(side, frames)
+
+    async def _drain_send(self, side: Side) -> None:
+        dest = other(side)
+        self.counter += 1
+        message = (f"fill{self.counter}{side}", 0)
+        await self.socks[side].send_multipart(self._frames_to(dest, message))
+        self.sent[dest].append(message)
+
+    async def _drain_recv(self, side: Side) -> bool:
+        try:
+            frames = self.socks[side].recv_multipart_nowait()
+        except trio.WouldBlock:
+            return False
+        self._received(side, frames)
+        return True
+
+    def check_messages(self) -> None:
+        for side in SIDES:
+            sent, received = self.sent[side], self.taken[side]
+            undelivered = sorted(set(received) - set(self.delivered[side]))
+            if undelivered:
+                raise PropertyViolation(
+                    f"taken from {side}'s socket but never returned to a caller: {undelivered}"
+                )
+            counts = Counter(received)
+            duplicated = [m for m, n in counts.items() if n > 1]
+            if duplicated:
+                raise PropertyViolation(f"duplicated at {side}: {duplicated}")
+            unsent = [m for m in received if m not in set(sent)]
+            if unsent:
+                cancelled = [m for m in unsent if m in self.cancelled_sends]
+                raise PropertyViolation(
+                    f"received at {side} but never (successfully) sent: {unsent}"
+                    + (f" -- of which cancelled sends: {cancelled}" if cancelled else "")
+                )
+            if not self.lossy:
+                lost = [m for m in sent if m not in counts]
+                if lost:
+                    raise PropertyViolation(f"lost on the way to {side}: {lost}")
+            last: dict[str, int] = {}
+            for sender, seq in received:
+                if seq <= last.get(sender, -1):
+                    raise PropertyViolation(f"reordered from {sender} at {side}: {received}")
+                last[sender] = seq
+            position = {m: i for i, m in enumerate(received)}
+            for earlier, later in self.fifo:
+                if (
+                    earlier in position
+                    and later in position
+                    and position[earlier] > position[later]
+                ):
+                    raise PropertyViolation(
+                        f"newcomer overtook a parked sender: {later} arrived before {earlier}"
+                    )
+
+    def check_receiver_order(self) -> None:
+        order = self.take_order
+        for earlier, later in self.recv_fifo:
+            if earlier in order and later in order and order[earlier] > order[later]:
+                raise PropertyViolation(f"newcomer {later} was served before parked {earlier}")
+
+    def check_engines(self) -> None:
+        for side in SIDES:
+            if side in self.closed:
+                continue
+            engine = self.socks[side]._engine
+            if engine.queues[RECV] or engine.queues[SEND] or engine.watcher is not None:
+                raise PropertyViolation(f"waiter left registered in {side}'s engine")
+        bad = [t for t in self.tasks if t.outcome not in ("ok", "cancelled", "closed")]
+        wait_ok = [t for t in bad if t.outcome.startswith("woken")]
+        if len(wait_ok) != len(bad):
+            raise PropertyViolation(f"unexpected outcomes: {[(t.label, t.outcome) for t in bad]}")
+
+
+def _single(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The one exception inside nested nursery groups, or the group itself."""
+    leaves: list[BaseException] = []
+
+    def walk(exc: BaseException) -> None:
+        if isinstance(exc, BaseExceptionGroup):
+            for inner in exc.exceptions:
+                walk(inner)
+        else:
+            leaves.append(exc)
+
+    walk(group)
+    violations = [e for e in leaves if isinstance(e, PropertyViolation | trio.TooSlowError)]
+    if violations:
+        return violations[0]
+    return leaves[0] if len(leaves) == 1 else group
+
+
+def open_fds() -> int:
+    return len(os.listdir(f"/proc/{os.getpid()}/fd"))
+
+
+async def run_program(program: Program, chaos: ChaosSchedule | None = None) -> Runner:
+    """Execute ``program`` and check every invariant; return the runner."""
+    fds_before = open_fds()
+    with tempfile.TemporaryDirectory(prefix="trio-zmq-prop-") as ipc_dir:
+        async with trio_zmq.Context(linger=0) as ctx:
+            runner = Runner(program, ctx, ipc_dir)
+            with trio.fail_after(4 * LIVENESS):
+                await runner.setup()
+                try:
+                    async with trio.open_nursery() as nursery:
+                        runner.nursery = nursery
+                        with chaos_mode(chaos) if chaos else contextlib.nullcontext():
+                            for step in program.steps:
+                                await runner.run_step(step)
+                            await runner.drain()
+                except BaseExceptionGroup as group:
+                    raise _single(group) from None
+            runner.check_messages()
+            runner.check_receiver_order()
+            runner.check_engines()
+    fds_after = open_fds()
+    if fds_after != fds_before:
+        raise PropertyViolation(f"open fds went from {fds_before} to {fds_after}")
+    return runner
+
+
+@contextlib.contextmanager
+def broken_engine(flag: str) -> Iterator[None]:
+    """Run the block against one deliberately broken engine variant."""
+    if not hasattr(_chaos.variant, flag):
+        raise ValueError(f"no broken variant {flag!r}")
+    setattr(_chaos.variant, flag, True)
+    try:
+        yield
+    finally:
+        setattr(_chaos.variant, flag, False)
