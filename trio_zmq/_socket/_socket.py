@@ -307,7 +307,10 @@ class Socket:
             try:
                 result = attempt(0)
             except zmq.Again:
-                engine.after_operation()
+                if flags & _NOBLOCK:
+                    engine.after_operation()
+                # Otherwise engine.wait() re-serves once we stand in the
+                # queue, which covers the edge this attempt may have eaten.
             except zmq.ZMQError as exc:
                 engine.after_operation()
                 raise_translated(exc, engine)
