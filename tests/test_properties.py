@@ -12,7 +12,7 @@ import trio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trio_zmq.testing import ChaosSchedule, chaos_schedules
+from trio_zmq.testing import chaos_schedules
 
 from .property_model import (
     TOPOLOGIES,
@@ -28,23 +28,19 @@ from .property_model import (
 
 @pytest.mark.parametrize("transport", ["inproc", "ipc", "tcp"])
 @pytest.mark.parametrize("topology", sorted(TOPOLOGIES))
-def test_engine_keeps_its_promises(topology: str, transport: str) -> None:
-    @given(program=programs([topology], [transport]))
-    def check(program: Program) -> None:
-        trio.run(run_program, program)
-
-    check()
+@given(data=st.data())
+def test_engine_keeps_its_promises(topology: str, transport: str, data: st.DataObject) -> None:
+    program = data.draw(programs([topology], [transport]), label="program")
+    trio.run(run_program, program)
 
 
 @pytest.mark.parametrize("topology", sorted(TOPOLOGIES))
-def test_engine_keeps_its_promises_under_chaos(topology: str) -> None:
+@given(data=st.data())
+def test_engine_keeps_its_promises_under_chaos(topology: str, data: st.DataObject) -> None:
     """Spurious wake-ups, forced EAGAIN and extra checkpoints change nothing."""
-
-    @given(program=programs([topology], ["inproc"]), chaos=chaos_schedules())
-    def check(program: Program, chaos: ChaosSchedule) -> None:
-        trio.run(run_program, program, chaos)
-
-    check()
+    program = data.draw(programs([topology], ["inproc"]), label="program")
+    chaos = data.draw(chaos_schedules(), label="chaos")
+    trio.run(run_program, program, chaos)
 
 
 #: Found by this suite (then shrunk): a sender whose own failed attempt

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import trio
 
-from . import _demo
+from . import _bench, _demo
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,6 +29,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="how the stages connect (inproc)",
     )
     demo.add_argument("--quiet", action="store_true", help="print only the summary")
+    bench = commands.add_parser(
+        "bench",
+        help="compare trio_zmq with pyzmq, zmq.asyncio and a trio memory channel",
+        description="Compare trio_zmq with pyzmq, zmq.asyncio and a trio memory channel "
+        "against a blocking-pyzmq peer process; prints ratios within the run.",
+    )
+    _bench.add_arguments(bench)
     return parser
 
 
@@ -51,6 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         summary = trio.run(_demo.run_demo, options)
         print(summary.render())
         return 0 if summary.ok else 1
+    if args.command == "bench":
+        return _bench.main(args)
     raise AssertionError(f"unhandled command {args.command!r}")  # argparse prevents this
 
 

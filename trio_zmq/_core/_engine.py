@@ -304,19 +304,22 @@ class Engine:
                 self.serve()
                 if self._served(waiter):
                     break
-                if await _chaos.maybe_spurious_wakeup():
-                    scheduled = True
-                    continue
+                # Not running from here until we resume: a serving task must
+                # poke us, never run our attempt for us (we could be
+                # cancelled before we saw its result).
                 waiter.running = False
-                with trio.CancelScope() as scope:
-                    self._watch_scope = scope
-                    try:
-                        await trio.lowlevel.wait_readable(self.fd)
-                    except trio.ClosedResourceError:
-                        raise closed_error() from None
-                    finally:
-                        self._watch_scope = None
-                        waiter.running = True
+                try:
+                    if not await _chaos.maybe_spurious_wakeup():
+                        with trio.CancelScope() as scope:
+                            self._watch_scope = scope
+                            try:
+                                await trio.lowlevel.wait_readable(self.fd)
+                            except trio.ClosedResourceError:
+                                raise closed_error() from None
+                            finally:
+                                self._watch_scope = None
+                finally:
+                    waiter.running = True
                 scheduled = True
         finally:
             self._leave(waiter)
