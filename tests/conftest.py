@@ -10,8 +10,11 @@ import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any, TypeAlias
 
 import pytest
+import trio
+import zmq
 
 import trio_zmq
 
@@ -115,6 +118,44 @@ def peer() -> Iterator[type[Peer]]:
     yield _TrackedPeer
     for p in started:
         p.kill()
+
+
+# ----------------------------------------------------------------------
+# Helpers shared by the test modules
+# ----------------------------------------------------------------------
+
+AnySocket: TypeAlias = trio_zmq.Socket | zmq.Socket[Any]
+
+
+@pytest.fixture
+def inproc() -> str:
+    """A fresh inproc endpoint."""
+    return fresh_endpoint("inproc", "")
+
+
+async def until_ready(sock: AnySocket, events: int) -> None:
+    """Wait (bounded) until ``events`` are ready on ``sock``, using only probe.
+
+    Set-up must not depend on the waits under test, so this polls (there is
+    no event to wait for: readiness is libzmq's state).
+    """
+    with trio.fail_after(5):
+        while not trio_zmq.probe(sock, events):  # noqa: ASYNC110 - see docstring
+            await trio.sleep(0.001)
+
+
+async def until_readable(sock: AnySocket) -> None:
+    await until_ready(sock, zmq.POLLIN)
+
+
+async def until_writable(sock: AnySocket) -> None:
+    await until_ready(sock, zmq.POLLOUT)
+
+
+async def recv_frames(sock: trio_zmq.Socket) -> list[bytes]:
+    """recv_multipart under a liveness bound."""
+    with trio.fail_after(5):
+        return await sock.recv_multipart()
 
 
 # ----------------------------------------------------------------------

@@ -13,27 +13,7 @@ import zmq
 
 import trio_zmq
 
-from .conftest import bind, fresh_endpoint, pair
-
-AnySocket = trio_zmq.Socket | zmq.Socket[Any]
-
-
-@pytest.fixture
-def inproc() -> str:
-    return fresh_endpoint("inproc", "")
-
-
-async def until_readable(sock: AnySocket) -> None:
-    """Bounded wait until a receive on ``sock`` would succeed (probe only)."""
-    with trio.fail_after(5):
-        while not trio_zmq.probe(sock, zmq.POLLIN):  # noqa: ASYNC110 - libzmq state
-            await trio.sleep(0.001)
-
-
-async def until_writable(sock: AnySocket) -> None:
-    with trio.fail_after(5):
-        while not trio_zmq.probe(sock, zmq.POLLOUT):  # noqa: ASYNC110 - libzmq state
-            await trio.sleep(0.001)
+from .conftest import bind, fresh_endpoint, pair, until_readable, until_writable
 
 
 def to_json(obj: dict[str, Any]) -> list[bytes]:

@@ -30,9 +30,16 @@ import trio_zmq
 from trio_zmq._core import _registry
 from trio_zmq._core._engine import RECV, SEND
 
-from .conftest import bind, fresh_endpoint, pair
+from .conftest import (
+    AnySocket,
+    bind,
+    fresh_endpoint,
+    pair,
+    recv_frames,
+    until_readable,
+    until_writable,
+)
 
-AnySocket = trio_zmq.Socket | zmq.Socket[Any]
 SocketOp = Callable[[trio_zmq.Socket], Awaitable[object]]
 
 
@@ -75,35 +82,6 @@ VIAS = ["method", "function", "plain"]
 # ----------------------------------------------------------------------
 # Helpers
 # ----------------------------------------------------------------------
-
-
-@pytest.fixture
-def inproc() -> str:
-    return fresh_endpoint("inproc", "")
-
-
-async def until_ready(sock: AnySocket, events: int) -> None:
-    """Wait (bounded) until ``events`` are ready on ``sock``, using only probe.
-
-    Set-up must not depend on the waits under test, so this polls (there is
-    no event to wait for: readiness is libzmq's state).
-    """
-    with trio.fail_after(5):
-        while not trio_zmq.probe(sock, events):  # noqa: ASYNC110 - see docstring
-            await trio.sleep(0.001)
-
-
-async def until_readable(sock: AnySocket) -> None:
-    await until_ready(sock, zmq.POLLIN)
-
-
-async def until_writable(sock: AnySocket) -> None:
-    await until_ready(sock, zmq.POLLOUT)
-
-
-async def recv_frames(sock: trio_zmq.Socket) -> list[bytes]:
-    with trio.fail_after(5):
-        return await sock.recv_multipart()
 
 
 async def assert_cancelled(op: Callable[[], Awaitable[object]]) -> None:

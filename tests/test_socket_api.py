@@ -17,26 +17,7 @@ import trio_zmq
 from trio_zmq._core import _registry
 from trio_zmq._core._engine import RECV, SEND
 
-from .conftest import bind, fresh_endpoint, pair
-
-AnySocket = trio_zmq.Socket | zmq.Socket[Any]
-
-
-@pytest.fixture
-def inproc() -> str:
-    return fresh_endpoint("inproc", "")
-
-
-async def until_readable(sock: AnySocket) -> None:
-    """Bounded wait until a receive on ``sock`` would succeed (probe only)."""
-    with trio.fail_after(5):
-        while not trio_zmq.probe(sock, zmq.POLLIN):  # noqa: ASYNC110 - libzmq state
-            await trio.sleep(0.001)
-
-
-async def recv_frames(sock: trio_zmq.Socket) -> list[bytes]:
-    with trio.fail_after(5):
-        return await sock.recv_multipart()
+from .conftest import AnySocket, bind, pair, recv_frames, until_readable
 
 
 def assert_idle(sock: trio_zmq.Socket) -> None:
