@@ -27,7 +27,7 @@ import os
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Literal
 
 import trio
@@ -76,6 +76,10 @@ class Topology:
     a_is_router: bool = False
     allow_late_connect: bool = True
     allow_hwm_changes: bool = True
+    #: REQ/REP: A runs an echo server task; B's senders are requesters that
+    #: send and then receive their own reply.  The driver never touches
+    #: either socket's state machine.
+    req_rep: bool = False
 
     def can_send(self, side: Side) -> bool:
         return self.a_sends if side == "A" else self.b_sends
@@ -95,6 +99,11 @@ TOPOLOGIES = {
         True,
         a_is_router=True,
         allow_late_connect=False,
+    ),
+    # A REP drops a reply its peer's full pipe cannot take, so REQ/REP keeps
+    # libzmq's default high-water marks.
+    "REQ_REP": Topology(
+        "REQ_REP", zmq.REP, zmq.REQ, False, True, req_rep=True, allow_hwm_changes=False
     ),
     "PUB_SUB": Topology(
         "PUB_SUB",
@@ -367,6 +376,13 @@ class TaskRecord:
     outcome: str = "pending"
     #: For senders: the message it is currently sending.
     current: Message | None = None
+    #: For REQ requesters: "recv" once the request is out.
+    phase: Literal["send", "recv"] = "send"
+
+    @property
+    def direction(self) -> int:
+        """The engine queue this task waits in."""
+        return SEND if self.kind == "send" and self.phase == "send" else RECV
 
 
 class Runner:
@@ -493,8 +509,7 @@ class Runner:
 
     def _is_parked(self, record: TaskRecord) -> bool:
         engine = self.socks[record.side]._engine
-        queue = engine.queues[SEND if record.kind == "send" else RECV]
-        return any(w.task is record.task for w in queue)
+        return any(w.task is record.task for w in engine.queues[record.direction])
 
     def pending(self, kind: str | None = None, side: Side | None = None) -> list[TaskRecord]:
         return [
@@ -530,16 +545,30 @@ class Runner:
                     dest = other(record.side)
                     for seq in range(count):
                         record.current = (record.label, seq)
-                        await sock.send_multipart(self._frames_to(dest, record.current))
-                        self.sent[dest].append(record.current)
+                        # send_multipart(), noting the send when libzmq takes
+                        # it (others may run before this task resumes).
+                        await sock._operate(SEND, self._recording_send(record, dest), 0)
+                        if self.topology.req_rep:
+                            await self._await_reply(record, sock)
                         record.current = None
             if record.scope.cancelled_caught:
                 record.outcome = "cancelled"
                 if record.current is not None:
+                    if record.current in self.sent[other(record.side)]:
+                        raise PropertyViolation(
+                            f"{record.label}: {record.current} was sent, yet Cancelled was raised"
+                        )
                     self.cancelled_sends.add(record.current)
             elif record.outcome == "pending":
                 record.outcome = "ok"
         except zmq.ZMQError as exc:
+            if self._req_busy(exc, record):
+                # libzmq's REQ refuses (EFSM, not EAGAIN) a second request
+                # while one is unanswered: pyzmq's behaviour, and ours.
+                record.outcome = "efsm"
+                if record.current is not None:
+                    self.cancelled_sends.add(record.current)
+                return
             # A ROUTER (mandatory routing) whose peer has closed cannot send.
             if exc.errno != zmq.EHOSTUNREACH or other(record.side) not in self.closed:
                 raise
@@ -556,6 +585,69 @@ class Runner:
                 self.cancelled_sends.add(record.current)
         finally:
             record.done = True
+
+    async def _await_reply(self, record: TaskRecord, sock: trio_zmq.Socket) -> None:
+        """A REQ requester's second half: its own reply, nobody else's."""
+        assert record.current is not None
+        request, record.current = record.current, None
+        record.phase = "recv"
+        frames = await sock._operate(RECV, self._recording_attempt(record), 0)
+        reply = self._from_frames(record.side, frames)
+        self.delivered[record.side].append(reply)
+        if reply != request:
+            raise PropertyViolation(f"{record.label} sent {request} but got the reply to {reply}")
+        record.phase = "send"
+
+    async def echo_server(self) -> None:
+        """REQ/REP: side A answers every request with the request itself."""
+        rep = self.socks["A"]
+        try:
+            while True:
+                frames = await rep.recv_multipart()
+                self._received("A", frames)
+                reply = self._from_frames("A", frames)
+                plain = rep._send_multipart_attempt(frames, 0, True, False)
+
+                def attempt(events: int, plain: Attempt = plain, reply: Message = reply) -> None:
+                    # Noted when libzmq takes it, not when we resume.
+                    plain(events)
+                    self.sent["B"].append(reply)
+
+                await rep._operate(SEND, attempt, 0)
+        except trio.ClosedResourceError:
+            if "A" not in self.closed:
+                raise PropertyViolation(
+                    "echo server: ClosedResourceError on an open socket"
+                ) from None
+
+    def _req_busy(self, exc: zmq.ZMQError, record: TaskRecord) -> bool:
+        """Is this EFSM a REQ send while an earlier request is unanswered?"""
+        unanswered = len(self.sent["A"]) - len(self.taken["B"])
+        return (
+            self.topology.req_rep
+            and exc.errno == zmq.EFSM
+            and record.phase == "send"
+            and unanswered > 0
+        )
+
+    def _orphan_replies(self) -> int:
+        """REQ/REP: replies on their way to B that no requester waits for
+        (their requester was cancelled after sending)."""
+        waiting = sum(1 for t in self.pending(side="B") if t.phase == "recv")
+        return self.in_flight("B") - waiting
+
+    def _recording_send(self, record: TaskRecord, dest: Side) -> Attempt:
+        assert record.current is not None
+        message = record.current
+        plain = self.socks[record.side]._send_multipart_attempt(
+            self._frames_to(dest, message), 0, True, False
+        )
+
+        def attempt(events: int) -> None:
+            plain(events)
+            self.sent[dest].append(message)
+
+        return attempt
 
     def _recording_attempt(self, record: TaskRecord) -> Attempt:
         side = record.side
@@ -580,12 +672,21 @@ class Runner:
     def _usable(self, side: Side) -> bool:
         return side not in self.closed
 
+    def _driver_may_touch(self) -> bool:
+        """The driver's own sends and receives would break REQ/REP's
+        alternation (that would be the test's bug, not the engine's)."""
+        return not self.topology.req_rep
+
     async def run_step(self, step: Step) -> None:
         match step:
-            case StartRecv(side, tasks) if self._usable(side) and self.topology.can_recv(side):
+            case StartRecv(side, tasks) if (
+                self._usable(side) and self.topology.can_recv(side) and self._driver_may_touch()
+            ):
                 for _ in range(tasks):
                     self._spawn(side, "recv")
-            case StartWaitReadable(side) if self._usable(side) and self.topology.can_recv(side):
+            case StartWaitReadable(side) if (
+                self._usable(side) and self.topology.can_recv(side) and self._driver_may_touch()
+            ):
                 self._spawn(side, "wait")
             case StartSend(side, count, tasks) if self._usable(side) and self.topology.can_send(
                 side
@@ -593,21 +694,29 @@ class Runner:
                 for _ in range(tasks):
                     self._spawn(side, "send", count)
             case PeerSendsThen(side, then, n) if (
-                self._usable(side) and self._usable(other(side)) and self.topology.can_send(side)
+                self._usable(side)
+                and self._usable(other(side))
+                and self.topology.can_send(side)
+                and self._driver_may_touch()
             ):
                 for _ in range(n):
                     self._driver_send(side)
                 if then != "nothing":
                     self._library_op(other(side), then)
             case DriverRecvThen(side, then, n) if (
-                self._usable(side) and self._usable(other(side)) and self.topology.can_recv(side)
+                self._usable(side)
+                and self._usable(other(side))
+                and self.topology.can_recv(side)
+                and self._driver_may_touch()
             ):
                 for _ in range(n):
                     self._library_op(side, "recv_nowait")
                 if then != "nothing":
                     self._library_op(other(side), then)
-            case StartCancelledAfter(side, count, ticks) if self._usable(side) and (
-                self.topology.can_send(side) if count else self.topology.can_recv(side)
+            case StartCancelledAfter(side, count, ticks) if (
+                self._usable(side)
+                and (self.topology.can_send(side) if count else self.topology.can_recv(side))
+                and (count > 0 or self._driver_may_touch())
             ):
                 record = self._spawn(side, "send" if count else "recv", count)
                 for _ in range(ticks):
@@ -663,6 +772,8 @@ class Runner:
             trio_zmq.probe(sock, zmq.POLLIN | zmq.POLLOUT)
         elif op == "events":
             sock.get(zmq.EVENTS)
+        elif not self._driver_may_touch() and op in ("recv_nowait", "send_nowait"):
+            sock.setsockopt(zmq.LINGER, 0)  # a library call that keeps the state
         elif op == "recv_nowait" and self.topology.can_recv(side):
             try:
                 frames = sock.recv_multipart_nowait()
@@ -715,7 +826,7 @@ class Runner:
         events = {side: read_events(self.socks[side].zmq_socket) for side in open_sides}
         for side in open_sides:
             for record in self.pending(side=side):
-                wants = zmq.POLLOUT if record.kind == "send" else zmq.POLLIN
+                wants = zmq.POLLOUT if record.direction == SEND else zmq.POLLIN
                 if events[side] & wants and self._is_parked(record):
                     parked.append(record)
         for side in open_sides:
@@ -752,6 +863,19 @@ class Runner:
         with trio.fail_after(LIVENESS):
             while self.pending():
                 progressed = False
+                if self.topology.req_rep:
+                    # Requesters are fed by the echo server; an orphan reply
+                    # (its requester cancelled) must be taken off the REQ
+                    # before it can send again.
+                    if "A" in self.closed:
+                        for record in self.pending(side="B"):
+                            record.scope.cancel()
+                    elif "B" not in self.closed and self._orphan_replies() > 0:
+                        progressed = await self._drain_recv("B")
+                    await trio.testing.wait_all_tasks_blocked()
+                    if not progressed:
+                        await trio.sleep(0.001)
+                    continue
                 for record in self.pending():
                     if record.side in self.closed:
                         continue  # closing must end it by itself
@@ -771,6 +895,11 @@ class Runner:
                 if not progressed:
                     await trio.sleep(0.001)
             # Every message sent must now arrive (unless sockets closed).
+            if self.topology.req_rep:
+                while not self.lossy and (self.in_flight("A") > 0 or self.in_flight("B") > 0):
+                    if not await self._drain_recv("B"):
+                        await trio.sleep(0.001)  # the echo server is still at work
+                return
             for side in SIDES:
                 if side in self.closed or self.lossy:
                     continue
@@ -845,7 +974,7 @@ class Runner:
             engine = self.socks[side]._engine
             if engine.queues[RECV] or engine.queues[SEND] or engine.watcher is not None:
                 raise PropertyViolation(f"waiter left registered in {side}'s engine")
-        bad = [t for t in self.tasks if t.outcome not in ("ok", "cancelled", "closed")]
+        bad = [t for t in self.tasks if t.outcome not in ("ok", "cancelled", "closed", "efsm")]
         wait_ok = [t for t in bad if t.outcome.startswith("woken")]
         if len(wait_ok) != len(bad):
             raise PropertyViolation(f"unexpected outcomes: {[(t.label, t.outcome) for t in bad]}")
@@ -869,6 +998,11 @@ def _single(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return leaves[0] if len(leaves) == 1 else group
 
 
+async def _within(scope: trio.CancelScope, fn: Callable[[], Awaitable[None]]) -> None:
+    with scope:
+        await fn()
+
+
 def open_fds() -> int:
     return len(os.listdir(f"/proc/{os.getpid()}/fd"))
 
@@ -884,10 +1018,15 @@ async def run_program(program: Program, chaos: ChaosSchedule | None = None) -> R
                 try:
                     async with trio.open_nursery() as nursery:
                         runner.nursery = nursery
+                        if runner.topology.req_rep:
+                            server = trio.CancelScope()
+                            nursery.start_soon(_within, server, runner.echo_server)
                         with chaos_mode(chaos) if chaos else contextlib.nullcontext():
                             for step in program.steps:
                                 await runner.run_step(step)
                             await runner.drain()
+                        if runner.topology.req_rep:
+                            server.cancel()
                 except BaseExceptionGroup as group:
                     raise _single(group) from None
             runner.check_messages()
