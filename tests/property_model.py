@@ -76,6 +76,9 @@ class Topology:
     a_is_router: bool = False
     allow_late_connect: bool = True
     allow_hwm_changes: bool = True
+    #: Disconnect and reconnect B: only where A takes the new connection
+    #: (a PAIR keeps its stale pipe and refuses it -- libzmq semantics).
+    reconnects: bool = False
     #: REQ/REP: A runs an echo server task; B's senders are requesters that
     #: send and then receive their own reply.  The driver never touches
     #: either socket's state machine.
@@ -90,7 +93,7 @@ class Topology:
 
 TOPOLOGIES = {
     "PAIR": Topology("PAIR", zmq.PAIR, zmq.PAIR, True, True),
-    "PUSH_PULL": Topology("PUSH_PULL", zmq.PULL, zmq.PUSH, False, True),
+    "PUSH_PULL": Topology("PUSH_PULL", zmq.PULL, zmq.PUSH, False, True, reconnects=True),
     "DEALER_ROUTER": Topology(
         "DEALER_ROUTER",
         zmq.ROUTER,
@@ -237,6 +240,16 @@ class Connect:
 
 
 @dataclasses.dataclass(frozen=True)
+class Disconnect:
+    """Disconnect B from A (a later Connect, or the drain, reconnects it).
+
+    Messages in the torn-down pipes may be dropped, as libzmq documents, so
+    from then on the checks no longer demand that every message arrives
+    (order, duplicates, tearing, cancellation and hangs are still checked).
+    """
+
+
+@dataclasses.dataclass(frozen=True)
 class Close:
     """Close ``side``'s socket while tasks may be blocked on it."""
 
@@ -258,6 +271,7 @@ Step = (
     | Tick
     | Settle
     | Connect
+    | Disconnect
     | Close
 )
 
@@ -307,6 +321,7 @@ def _step_kinds(allow_close: bool) -> dict[str, st.SearchStrategy[Step]]:
         "tick": st.just(Tick()),
         "settle": st.just(Settle()),
         "connect": st.just(Connect()),
+        "disconnect": st.just(Disconnect()),
     }
     if allow_close:
         kinds["close"] = st.builds(Close, sides)
@@ -749,6 +764,10 @@ class Runner:
                 await self.settle()
             case Connect():
                 await self.connect()
+            case Disconnect() if self.connected and not self.closed and self.topology.reconnects:
+                self.socks["B"].disconnect(self.address)
+                self.connected = False
+                self.lossy = True
             case Close(side) if self._usable(side):
                 self.closed.add(side)
                 self.lossy = True
