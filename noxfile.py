@@ -37,3 +37,10 @@ def demo(session: nox.Session) -> None:
     """Run the main job, ``trio-zmq demo``."""
     session.install(".")
     session.run("trio-zmq", "demo", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Run ``trio-zmq bench`` (``nox -s bench -- --quick`` is the CI check)."""
+    session.install(".[bench]")
+    session.run("trio-zmq", "bench", *session.posargs)

@@ -107,7 +107,9 @@ class Implementation:
 
 
 def _timed_out(job: Job) -> TrialTimeout:
-    return TrialTimeout(f"the trial took more than {job.timeout:g} s")
+    return TrialTimeout(
+        f"the trial took more than {job.timeout:g} s: is the peer stuck? (--timeout sets the limit)"
+    )
 
 
 async def receive_n(receive: Callable[[], Awaitable[object]], job: Job) -> Measurement:
@@ -309,7 +311,9 @@ def _blocking_timeouts(job: Job) -> Iterator[None]:
     try:
         yield
     except zmq.Again:
-        raise TrialTimeout(f"no progress for {job.timeout:g} s") from None
+        raise TrialTimeout(
+            f"no progress for {job.timeout:g} s: is the peer stuck? (--timeout sets the limit)"
+        ) from None
 
 
 def _with_timeouts(sock: zmq.Socket[bytes], job: Job) -> None:
@@ -362,7 +366,7 @@ def _run_trio(trial: Callable[[Job], Awaitable[Measurement]], job: Job) -> Measu
 # trio memory channel: no zmq, one checkpoint per call -- the trio floor
 # ----------------------------------------------------------------------
 #
-# As specified, both ends are tasks in the same trio thread, so the figure
+# As the project defines this row, both ends are tasks in the same trio thread, so the figure
 # includes the partner task's work too: a producer for ``recv``, a consumer
 # for ``send``, an echo task for ``reqrep``.  With zmq that partner is the
 # peer process, on the other core.  The "1 task" variant below takes the

@@ -1,8 +1,9 @@
 """The other end of ``trio-zmq bench``: a separate process using blocking pyzmq.
 
 Run by the bench as ``python -m trio_zmq._cli._bench_peer --ipc-dir DIR``.
-It imports nothing from trio_zmq's runtime and nothing async: whatever the
-bench measures, this side is the same plain pyzmq code.
+It uses nothing from trio_zmq and nothing async (running it as a module
+imports the package, but none of it runs): whatever the bench measures, this
+side is the same plain pyzmq code.
 
 It takes one job at a time on stdin, one JSON object per line, and answers on
 stdout, also one JSON object per line:
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import time
@@ -113,6 +115,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 answer(run_job(job_socket, request, args.ipc_dir, serial))
             except (zmq.ZMQError, KeyError, ValueError) as exc:
                 answer({"error": f"{type(exc).__name__}: {exc}"})
+    except BrokenPipeError:
+        # The bench is gone: leave quietly (and let nobody flush to the pipe).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     finally:
         ctx.destroy(linger=0)
     return 0
