@@ -106,10 +106,12 @@ async def wait_events(engine: Engine, mask: int) -> int:
         if not any(engine.queues[d] for d in directions):
             # Nobody is ahead of us: answer from a fresh ZMQ_EVENTS read.
             ready: int = read_events(engine.zsock) & mask
-            engine.after_operation()
             if ready:
+                engine.after_operation()
                 await trio.lowlevel.cancel_shielded_checkpoint()
                 return ready
+            # Not ready: engine.wait() serves once we stand in the queue,
+            # which covers the edge our read may have eaten.
         result: int = await engine.wait(lambda events: events & mask, directions, True)
         return result
     finally:
