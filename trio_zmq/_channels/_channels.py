@@ -121,6 +121,27 @@ class MessageReceiveChannel(_View, trio.abc.ReceiveChannel[T], Generic[T]):
         self._items += 1
         return self._convert(frames)
 
+    async def receive_batch(self, max_items: int = 1024) -> list[T]:
+        """Every message available now, up to ``max_items``; one checkpoint.
+
+        Waits only while none is available (see
+        :meth:`trio_zmq.Socket.recv_batch`).  A cancelled call received
+        nothing; a returned batch is complete.
+
+        Raises:
+          ValueError: ``max_items`` is not a positive int.
+          trio.ClosedResourceError: this view or the socket is or gets closed.
+        """
+        self._check_open()
+        socket = self._socket
+        batch: list[list[bytes]] = await socket._operate(
+            RECV, socket._recv_batch_attempt(max_items, True), 0, self._closer
+        )
+        self._items += len(batch)
+        if self._deserializer is None:
+            return batch  # type: ignore[return-value]  # T is list[bytes] here
+        return [self._deserializer(frames) for frames in batch]
+
     def _convert(self, frames: list[bytes]) -> T:
         if self._deserializer is None:
             return frames  # type: ignore[return-value]  # T is list[bytes] here
@@ -165,6 +186,30 @@ class MessageSendChannel(_View, trio.abc.SendChannel[T], Generic[T]):
         attempt = self._socket._send_multipart_attempt(self._frames(value), 0, True, False)
         self._socket._nowait(SEND, attempt)
         self._items += 1
+
+    async def send_batch(self, values: Sequence[T]) -> int:
+        """Send a prefix of ``values``: all the socket takes now; one checkpoint.
+
+        Waits only while the socket cannot take the first, and returns how
+        many were sent (see :meth:`trio_zmq.Socket.send_batch`).  Every
+        value is serialized and checked before the first is sent; a
+        cancelled call has sent nothing.
+
+        Raises:
+          TypeError, ValueError: a bad value anywhere in the batch.
+          trio.ClosedResourceError: this view or the socket is or gets closed.
+        """
+        self._check_open()
+        socket = self._socket
+        checked = socket._check_batch([self._frames(value) for value in values])
+        if not checked:
+            await trio.lowlevel.checkpoint()
+            return 0
+        sent: int = await socket._operate(
+            SEND, socket._send_batch_attempt(checked, True), 0, self._closer
+        )
+        self._items += sent
+        return sent
 
     async def wait_writable(self) -> None:
         """Return once the socket can take a message; always a checkpoint.

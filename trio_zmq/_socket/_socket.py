@@ -637,6 +637,119 @@ class Socket:
         return deserialize(await self.recv_multipart(flags, copy=copy))
 
     # ------------------------------------------------------------------
+    # Batches: one checkpoint, at most one wait, for many messages
+    # ------------------------------------------------------------------
+
+    def _recv_batch_attempt(self, max_items: int, copy: bool) -> Attempt:
+        if not isinstance(max_items, int) or isinstance(max_items, bool) or max_items < 1:
+            raise ValueError(f"max_items must be a positive int, not {max_items!r}")
+        recv_multipart = self._zsock.recv_multipart
+
+        def attempt(_events: int) -> list[list[Any]]:
+            batch = [recv_multipart(_NOBLOCK, copy=copy)]  # zmq.Again if none
+            append = batch.append
+            for _ in range(max_items - 1):
+                try:
+                    append(recv_multipart(_NOBLOCK, copy=copy))
+                except zmq.ZMQError:
+                    # EAGAIN ends the batch.  Any other error (EFSM, ...)
+                    # must not throw away what was already taken: return
+                    # the batch; the next call meets the error again.
+                    break
+            return batch
+
+        return attempt
+
+    @staticmethod
+    def _check_batch(messages: object) -> list[Sequence[Any]]:
+        """Every frame of every message, checked before the first is sent."""
+        if isinstance(messages, (bytes, bytearray, memoryview, str)) or not isinstance(
+            messages, Sequence
+        ):
+            raise TypeError(
+                f"a batch is a sequence of multipart messages, not {type(messages).__name__}"
+            )
+        return [check_multipart(parts) for parts in messages]
+
+    def _send_batch_attempt(self, checked: Sequence[Sequence[Any]], copy: bool) -> Attempt:
+        send_multipart = self._zsock.send_multipart
+
+        def attempt(_events: int) -> int:
+            sent = 0
+            for parts in checked:
+                try:
+                    send_multipart(parts, _NOBLOCK, copy=copy)
+                except zmq.ZMQError:
+                    if not sent:
+                        raise  # zmq.Again: wait; other errors: the caller's
+                    break  # a prefix went out: report it, stop here
+                sent += 1
+            return sent
+
+        return attempt
+
+    async def recv_batch(self, max_items: int = 1024, copy: bool = True) -> list[list[Any]]:
+        """Receive every message available now, up to ``max_items``.
+
+        Waits only while no message is available, then takes all it can
+        without waiting again: one checkpoint for the whole batch.  Each
+        item is a whole multipart message (``list[bytes]``, or
+        ``list[zmq.Frame]`` with ``copy=False``).  The cancel rule holds for
+        the batch: a cancelled call has received nothing, and a returned
+        batch is complete.
+
+        Raises:
+          ValueError: ``max_items`` is not a positive int.
+          trio.ClosedResourceError: the socket is or gets closed.
+          zmq.Again: RCVTIMEO elapsed with nothing received.
+          zmq.ZMQError: what libzmq reports for the first message.
+        """
+        batch: list[list[Any]] = await self._operate(
+            RECV, self._recv_batch_attempt(max_items, copy), 0
+        )
+        return batch
+
+    async def send_batch(self, messages: Sequence[Sequence[Any]], copy: bool = True) -> int:
+        """Send a prefix of ``messages``: all that the socket takes now.
+
+        Waits only while the socket cannot take the first one, then sends
+        as many as it can without waiting again, and returns how many went
+        out (at least 1; 0 for an empty batch).  Send the rest with another
+        call.  One checkpoint per call; a cancelled call has sent nothing.
+        Each message is a sequence of frames and goes out atomically.
+
+        Raises:
+          TypeError, ValueError: a bad message anywhere in the batch
+            (checked before anything is sent).
+          trio.ClosedResourceError: the socket is or gets closed.
+          zmq.Again: SNDTIMEO elapsed with nothing sent.
+        """
+        return await self._send_checked(self._check_batch(messages), copy)
+
+    async def _send_checked(self, checked: list[Sequence[Any]], copy: bool) -> int:
+        if not checked:
+            self._check_open()
+            await trio.lowlevel.checkpoint()
+            return 0
+        sent: int = await self._operate(SEND, self._send_batch_attempt(checked, copy), 0)
+        return sent
+
+    async def send_all(self, messages: Sequence[Sequence[Any]], copy: bool = True) -> None:
+        """Send every message of ``messages``, in order, waiting as needed.
+
+        Sends batch after batch (see :meth:`send_batch`) until all are out.
+        Unlike one batch, a cancelled ``send_all`` may have sent a prefix,
+        as with trio's ``SendStream.send_all``; use :meth:`send_batch` when
+        you need to know how much went out.
+
+        Raises: as :meth:`send_batch`.
+        """
+        checked = self._check_batch(messages)
+        sent = await self._send_checked(checked, copy)
+        while sent < len(checked):
+            sent += await self._send_checked(checked[sent:], copy)
+
+    # ------------------------------------------------------------------
     # Readiness
     # ------------------------------------------------------------------
 
