@@ -1,32 +1,95 @@
 """Shared fixtures: a context, connected socket pairs over every transport,
-and real peer processes.  Every socket here is a real libzmq socket."""
+and real peer processes.  Every socket here is a real libzmq socket.
+
+Event loops.  A test module that sets ``pytestmark = ON_EVERY_LOOP`` is
+written against anyio's API and runs three times, once per *flavour*:
+
+* ``trio`` -- under pytest-trio; the engine takes its trio-native path (as
+  it does for anyio code running on trio);
+* ``asyncio`` -- under ``anyio.run(backend="asyncio")``; the engine takes
+  its anyio path;
+* ``trio-anyio-engine`` -- under pytest-trio, with the engine forced onto
+  its anyio path: the same primitives as on asyncio, trio's scheduler.
+
+The other modules test trio-specific promises (``trio.testing``'s checkpoint
+assertions, MockClock) and run under pytest-trio only.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
+import inspect
 import itertools
 import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeAlias
 
+import anyio
 import pytest
 import trio
+import trio.testing
 import zmq
 
 import trio_zmq
+from trio_zmq._core import _backend
 
 TRANSPORTS = ["inproc", "ipc", "tcp"]
 PEER_SCRIPT = Path(__file__).with_name("peer.py")
 _names = itertools.count()
 
 
+FLAVOURS = ["trio", "asyncio", "trio-anyio-engine"]
+ON_EVERY_LOOP = pytest.mark.usefixtures("flavour")
+
+
+@pytest.fixture(params=FLAVOURS)
+def flavour(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Which event loop (and engine path) runs the test; see the module doc."""
+    name = str(request.param)
+    _backend.force_anyio = name == "trio-anyio-engine"
+    try:
+        yield name
+    finally:
+        _backend.force_anyio = False
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # pytest-trio's trio_mode marks every async test as a trio test; the
+    # asyncio flavour is run by pytest_pyfunc_call below instead.
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("flavour") == "asyncio":
+            item.own_markers = [m for m in item.own_markers if m.name != "trio"]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    if pyfuncitem.funcargs.get("flavour") != "asyncio":
+        return None
+    if not inspect.iscoroutinefunction(pyfuncitem.obj):
+        return None
+    kwargs = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+    anyio.run(functools.partial(pyfuncitem.obj, **kwargs), backend="asyncio")
+    return True
+
+
 @pytest.fixture
-async def ctx() -> AsyncIterator[trio_zmq.Context]:
-    async with trio_zmq.Context(linger=0) as context:
+def ctx() -> Iterator[trio_zmq.Context]:
+    """A context whose sockets are closed (linger 0) and which is terminated
+    after the test.  A plain fixture, so that it serves every event loop."""
+    context = trio_zmq.Context(linger=0)
+    try:
         yield context
+    finally:
+        context.close_sockets(linger=0)
+        context.zmq_context.term()
 
 
 @pytest.fixture
@@ -124,6 +187,32 @@ def peer() -> Iterator[type[Peer]]:
 # Helpers shared by the test modules
 # ----------------------------------------------------------------------
 
+
+def current_task() -> object:
+    """The running task, as the engine records it in ``Waiter.task``."""
+    if trio.lowlevel.in_trio_task():
+        return trio.lowlevel.current_task()
+    return asyncio.current_task()
+
+
+@contextlib.contextmanager
+def assert_schedule_point() -> Iterator[None]:
+    """Assert that the block yields to the event loop at least once.
+
+    trio: :func:`trio.testing.assert_checkpoints`.  asyncio: a callback
+    queued on the loop before the block has run by its end, which happens
+    only if the task let the loop run.
+    """
+    if trio.lowlevel.in_trio_task():
+        with trio.testing.assert_checkpoints():
+            yield
+        return
+    ran: list[bool] = []
+    asyncio.get_running_loop().call_soon(ran.append, True)
+    yield
+    assert ran, "the block did not yield to the event loop"
+
+
 AnySocket: TypeAlias = trio_zmq.Socket | zmq.Socket[Any]
 
 
@@ -139,9 +228,9 @@ async def until_ready(sock: AnySocket, events: int) -> None:
     Set-up must not depend on the waits under test, so this polls (there is
     no event to wait for: readiness is libzmq's state).
     """
-    with trio.fail_after(5):
+    with anyio.fail_after(5):
         while not trio_zmq.probe(sock, events):  # noqa: ASYNC110 - see docstring
-            await trio.sleep(0.001)
+            await anyio.sleep(0.001)
 
 
 async def until_readable(sock: AnySocket) -> None:
@@ -154,7 +243,7 @@ async def until_writable(sock: AnySocket) -> None:
 
 async def recv_frames(sock: trio_zmq.Socket) -> list[bytes]:
     """recv_multipart under a liveness bound."""
-    with trio.fail_after(5):
+    with anyio.fail_after(5):
         return await sock.recv_multipart()
 
 

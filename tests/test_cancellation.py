@@ -1,7 +1,7 @@
 """Cancellation never loses, duplicates or tears a message.
 
 The rule under test is trio's: an async operation either happened or raised
-``trio.Cancelled``, never both and never neither.  So a cancelled receive
+``anyio.get_cancelled_exc_class()``, never both and never neither.  So a cancelled receive
 leaves its message in the socket for the next receive, a cancelled send sends
 nothing, and a multipart message is never torn or interleaved by a
 cancellation.  Every socket here is a real libzmq socket; where a peer matters
@@ -13,14 +13,17 @@ from __future__ import annotations
 import random
 from collections.abc import Awaitable, Callable
 
+import anyio
+import anyio.abc
+import anyio.to_thread
 import pytest
-import trio
-import trio.testing
 import zmq
 
 import trio_zmq
 
-from .conftest import Peer, bind, fresh_endpoint, pair
+from .conftest import ON_EVERY_LOOP, Peer, bind, current_task, fresh_endpoint, pair
+
+pytestmark = ON_EVERY_LOOP
 
 #: The tiny deadlines each operation runs under.  0 cancels at the operation's
 #: first checkpoint, before it tries anything; the others can only fire once
@@ -51,7 +54,7 @@ async def receive_all_under_random_cancellation(
     while len(received) < count:
         kind = rng.randrange(3)
         delay = rng.choice(DELAYS)
-        with trio.move_on_after(delay) as scope:
+        with anyio.move_on_after(delay) as scope:
             if kind == 0:
                 frame = await pull.recv()
             elif kind == 1:
@@ -100,18 +103,18 @@ async def test_cancelled_receives_lose_nothing_from_peer_process(
     pull.rcvhwm = 2 * COUNT
     address = bind(pull, endpoint)
     process = peer("push-seq", address, str(COUNT))
-    with trio.fail_after(60):
+    with anyio.fail_after(60):
         received, cancelled, mid_wait = await receive_all_under_random_cancellation(
             pull, COUNT, rng
         )
-        await trio.to_thread.run_sync(process.wait)
+        await anyio.to_thread.run_sync(process.wait)
     assert received == list(range(COUNT))
     assert cancelled > 0
     # At least the receives made while the peer process was still starting
     # up were cancelled while waiting.
     assert mid_wait > 0
     # Nothing left over, nothing duplicated behind the last number.
-    with pytest.raises(trio.WouldBlock):
+    with pytest.raises(anyio.WouldBlock):
         pull.recv_nowait()
     assert_engine_idle(pull)
 
@@ -126,11 +129,11 @@ async def test_cancelled_receives_lose_nothing_inproc(ctx: trio_zmq.Context, ipc
                 # Pacing, not synchronisation: a pause longer than any of
                 # DELAYS, so the receiver runs dry and waits, and some of its
                 # deadlines surely expire mid-wait.
-                await trio.sleep(1e-3)
+                await anyio.sleep(1e-3)
             await push.send(n.to_bytes(8, "big"))
 
-    with trio.fail_after(60):
-        async with trio.open_nursery() as nursery:
+    with anyio.fail_after(60):
+        async with anyio.create_task_group() as nursery:
             nursery.start_soon(stream)
             received, cancelled, mid_wait = await receive_all_under_random_cancellation(
                 pull, COUNT, rng
@@ -138,7 +141,7 @@ async def test_cancelled_receives_lose_nothing_inproc(ctx: trio_zmq.Context, ipc
     assert received == list(range(COUNT))
     assert cancelled > 0
     assert mid_wait > 0
-    with pytest.raises(trio.WouldBlock):
+    with pytest.raises(anyio.WouldBlock):
         pull.recv_nowait()
     assert_engine_idle(pull)
     assert_engine_idle(push)
@@ -169,14 +172,14 @@ async def test_precancelled_receive_keeps_queued_message(
     pull, push, _ = pair(ctx, zmq.PULL, zmq.PUSH, endpoint)
     receive = _receiver(kind, pull)
     message = [b"first"] if kind == "recv" else [b"first", b"", b"third"]
-    with trio.fail_after(10):
+    with anyio.fail_after(10):
         await push.send_multipart(message)
         await push.send(b"second")
         await pull.wait_readable()
     assert trio_zmq.probe(pull, zmq.POLLIN)
 
     reached_past_receive = False
-    with trio.CancelScope() as cs:
+    with anyio.CancelScope() as cs:
         cs.cancel()
         await receive()
         reached_past_receive = True
@@ -184,10 +187,10 @@ async def test_precancelled_receive_keeps_queued_message(
     assert not reached_past_receive
     # Still queued, and still first: the cancelled receive took nothing.
     assert trio_zmq.probe(pull, zmq.POLLIN)
-    with trio.fail_after(10):
+    with anyio.fail_after(10):
         assert await receive() == message
         assert await pull.recv() == b"second"
-    with pytest.raises(trio.WouldBlock):
+    with pytest.raises(anyio.WouldBlock):
         pull.recv_nowait()
     assert_engine_idle(pull)
 
@@ -223,17 +226,17 @@ async def test_cancelled_blocked_send_without_peer_sends_nothing(
     assert not trio_zmq.probe(push, zmq.POLLOUT)
     completed = False
 
-    async def blocked_send(task_status: trio.TaskStatus[trio.CancelScope]) -> None:
+    async def blocked_send(task_status: anyio.abc.TaskStatus[anyio.CancelScope]) -> None:
         nonlocal completed
-        with trio.CancelScope() as scope:
+        with anyio.CancelScope() as scope:
             task_status.started(scope)
             await send(b"X")
             completed = True
 
-    with trio.fail_after(10):
-        async with trio.open_nursery() as nursery:
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as nursery:
             scope = await nursery.start(blocked_send)
-            await trio.testing.wait_all_tasks_blocked()
+            await anyio.wait_all_tasks_blocked()
             assert len(push._engine.queues[SEND]) == 1
             scope.cancel()
         assert scope.cancelled_caught
@@ -246,7 +249,7 @@ async def test_cancelled_blocked_send_without_peer_sends_nothing(
         await send(b"end")
         assert await pull.recv_multipart() == _expected(kind, b"after")
         assert await pull.recv_multipart() == _expected(kind, b"end")
-    with pytest.raises(trio.WouldBlock):
+    with pytest.raises(anyio.WouldBlock):
         pull.recv_nowait()
 
 
@@ -270,23 +273,23 @@ async def test_cancelled_blocked_send_to_full_peer_sends_nothing(
 
     sent: list[bytes] = []
     cancelled_tags: list[bytes] = []
-    with trio.fail_after(20):
+    with anyio.fail_after(20):
         while not cancelled_tags:
             tag = b"%d:" % len(sent) + PAYLOAD
             done = False
 
             async def one_send(
-                task_status: trio.TaskStatus[trio.CancelScope], tag: bytes = tag
+                task_status: anyio.abc.TaskStatus[anyio.CancelScope], tag: bytes = tag
             ) -> None:
                 nonlocal done
-                with trio.CancelScope() as scope:
+                with anyio.CancelScope() as scope:
                     task_status.started(scope)
                     await send(tag)
                     done = True
 
-            async with trio.open_nursery() as nursery:
+            async with anyio.create_task_group() as nursery:
                 scope = await nursery.start(one_send)
-                await trio.testing.wait_all_tasks_blocked()
+                await anyio.wait_all_tasks_blocked()
                 scope.cancel()
             if done:
                 # Completed before the cancel landed: it was sent.
@@ -306,7 +309,7 @@ async def test_cancelled_blocked_send_to_full_peer_sends_nothing(
                 if frames[0] == b"after":
                     return
 
-        async with trio.open_nursery() as nursery:
+        async with anyio.create_task_group() as nursery:
             nursery.start_soon(drain)
             await send(b"after")
     assert received == [_expected(kind, tag) for tag in [*sent, b"after"]]
@@ -324,23 +327,23 @@ async def test_cancel_watcher_or_parked_receiver(
 ) -> None:
     pull, push, _ = pair(ctx, zmq.PULL, zmq.PUSH, endpoint)
     engine = pull._engine
-    tasks: list[trio.lowlevel.Task] = []
-    scopes: list[trio.CancelScope] = []
+    tasks: list[object] = []
+    scopes: list[anyio.CancelScope] = []
     results: dict[int, bytes] = {}
 
-    async def receiver(index: int, task_status: trio.TaskStatus[None]) -> None:
-        with trio.CancelScope() as scope:
-            tasks.append(trio.lowlevel.current_task())
+    async def receiver(index: int, task_status: anyio.abc.TaskStatus[None]) -> None:
+        with anyio.CancelScope() as scope:
+            tasks.append(current_task())
             scopes.append(scope)
             task_status.started()
             results[index] = await pull.recv()
 
-    with trio.fail_after(10):
-        async with trio.open_nursery() as nursery:
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as nursery:
             await nursery.start(receiver, 0)
-            await trio.testing.wait_all_tasks_blocked()
+            await anyio.wait_all_tasks_blocked()
             await nursery.start(receiver, 1)
-            await trio.testing.wait_all_tasks_blocked()
+            await anyio.wait_all_tasks_blocked()
             # Receiver 0 watches the fd, receiver 1 is parked behind it.
             assert [w.task for w in engine.queues[RECV]] == tasks
             assert engine.watcher is not None
@@ -349,7 +352,7 @@ async def test_cancel_watcher_or_parked_receiver(
             cancelled = 0 if victim == "watcher" else 1
             survivor = 1 - cancelled
             scopes[cancelled].cancel()
-            await trio.testing.wait_all_tasks_blocked()
+            await anyio.wait_all_tasks_blocked()
             assert scopes[cancelled].cancelled_caught
             # The survivor is alone in the queue and watches (after a handover
             # if the watcher was the one cancelled).
@@ -361,7 +364,7 @@ async def test_cancel_watcher_or_parked_receiver(
     assert results == {survivor: b"only"}
     assert not scopes[survivor].cancelled_caught
     assert_engine_idle(pull)
-    with pytest.raises(trio.WouldBlock):
+    with pytest.raises(anyio.WouldBlock):
         pull.recv_nowait()
 
 
@@ -399,7 +402,7 @@ async def test_multipart_never_torn_or_interleaved_by_cancelled_sends(
         seq = 0
         while seq < PER_SENDER:
             frames = [b"%d" % sender_id, b"%d" % seq, make_payload(sender_id, seq)]
-            with trio.move_on_after(rng.choice(DELAYS)) as scope:
+            with anyio.move_on_after(rng.choice(DELAYS)) as scope:
                 await sender.send_multipart(frames)
                 seq += 1  # only once it was sent: a cancelled send is retried
             if scope.cancelled_caught:
@@ -407,8 +410,8 @@ async def test_multipart_never_torn_or_interleaved_by_cancelled_sends(
 
     next_seq = [0] * SENDERS
     routing_ids: set[bytes] = set()
-    with trio.fail_after(60):
-        async with trio.open_nursery() as nursery:
+    with anyio.fail_after(60):
+        async with anyio.create_task_group() as nursery:
             for sender_id in range(SENDERS):
                 nursery.start_soon(send_all, sender_id)
             for _ in range(SENDERS * PER_SENDER):
@@ -426,7 +429,7 @@ async def test_multipart_never_torn_or_interleaved_by_cancelled_sends(
     assert cancelled > 0
     if receiver_type == zmq.ROUTER:
         assert len(routing_ids) == 1
-    with pytest.raises(trio.WouldBlock):
+    with pytest.raises(anyio.WouldBlock):
         receiver.recv_multipart_nowait()
     assert_engine_idle(sender)
     assert_engine_idle(receiver)

@@ -6,14 +6,15 @@ import json
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+import anyio
 import pytest
-import trio
-import trio.testing
 import zmq
 
 import trio_zmq
 
-from .conftest import bind, fresh_endpoint, pair, until_readable, until_writable
+from .conftest import ON_EVERY_LOOP, bind, fresh_endpoint, pair, until_readable, until_writable
+
+pytestmark = ON_EVERY_LOOP
 
 
 def to_json(obj: dict[str, Any]) -> list[bytes]:
@@ -39,7 +40,7 @@ async def test_async_for_over_receive_channel(ctx: trio_zmq.Context, endpoint: s
         await tx.send(message)
     await tx.send([b"end"])
     received: list[list[bytes]] = []
-    with trio.fail_after(5):
+    with anyio.fail_after(5):
         async for message in pull.receive_channel():
             if message == [b"end"]:
                 break
@@ -59,14 +60,14 @@ async def test_async_for_ends_with_closed_error_when_socket_closes(
         try:
             async for message in rx:
                 received.append(message)
-        except trio.ClosedResourceError as exc:
+        except anyio.ClosedResourceError as exc:
             ended_by.append(exc)
 
-    with trio.fail_after(5):
-        async with trio.open_nursery() as nursery:
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as nursery:
             nursery.start_soon(consume)
             await push.send(b"one")
-            await trio.testing.wait_all_tasks_blocked()
+            await anyio.wait_all_tasks_blocked()
             pull.close()
     assert received == [[b"one"]]
     assert len(ended_by) == 1
@@ -79,7 +80,7 @@ async def test_typed_channels_with_json(ctx: trio_zmq.Context, endpoint: str) ->
     objects = [{"n": i, "name": f"item-{i}", "tags": ["a", None]} for i in range(5)]
     for obj in objects:
         await tx.send(obj)
-    with trio.fail_after(5):
+    with anyio.fail_after(5):
         assert [await rx.receive() for _ in objects] == objects
     # On the wire each item is one JSON frame.
     await tx.send({"k": 1})
@@ -92,9 +93,9 @@ async def test_nowait_and_would_block(ctx: trio_zmq.Context, inproc: str) -> Non
     pull = ctx.socket(zmq.PULL)
     tx = push.send_channel()
     rx = pull.receive_channel()
-    with pytest.raises(trio.WouldBlock):
+    with pytest.raises(anyio.WouldBlock):
         tx.send_nowait([b"nobody listens"])
-    with pytest.raises(trio.WouldBlock):
+    with pytest.raises(anyio.WouldBlock):
         rx.receive_nowait()
     assert tx.statistics().items == 0
     assert rx.statistics().items == 0
@@ -106,7 +107,7 @@ async def test_nowait_and_would_block(ctx: trio_zmq.Context, inproc: str) -> Non
     assert rx.receive_nowait() == [b"a", b"b"]
     await until_readable(pull)
     assert rx.receive_nowait() == [b"c"]
-    with pytest.raises(trio.WouldBlock):
+    with pytest.raises(anyio.WouldBlock):
         rx.receive_nowait()
     # The WouldBlock'd send really sent nothing.
     assert tx.statistics().items == 2
@@ -123,12 +124,12 @@ async def test_receive_nowait_does_not_overtake_parked_receivers(
     async def receiver() -> None:
         received.append(await rx.receive())
 
-    with trio.fail_after(5):
-        async with trio.open_nursery() as nursery:
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as nursery:
             nursery.start_soon(receiver)
-            await trio.testing.wait_all_tasks_blocked()
+            await anyio.wait_all_tasks_blocked()
             await push.send(b"for the parked task")
-            with pytest.raises(trio.WouldBlock):
+            with pytest.raises(anyio.WouldBlock):
                 rx.receive_nowait()
     assert received == [[b"for the parked task"]]
 
@@ -153,12 +154,12 @@ async def test_statistics(ctx: trio_zmq.Context, inproc: str) -> None:
     async def receive_directly() -> None:
         await pull.recv_multipart()
 
-    with trio.fail_after(5):
-        async with trio.open_nursery() as nursery:
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as nursery:
             for _ in range(3):
                 nursery.start_soon(receive_via_view)
             nursery.start_soon(receive_directly)
-            await trio.testing.wait_all_tasks_blocked()
+            await anyio.wait_all_tasks_blocked()
             # The waiting counts are the socket's: every view and direct call.
             assert rx.statistics().tasks_waiting_receive == 4
             assert other_rx.statistics().tasks_waiting_receive == 4
@@ -178,16 +179,16 @@ async def test_statistics(ctx: trio_zmq.Context, inproc: str) -> None:
 
     async def blocked(op: Callable[[], Awaitable[object]]) -> None:
         nonlocal woken
-        with pytest.raises(trio.ClosedResourceError):
+        with pytest.raises(anyio.ClosedResourceError):
             await op()
         woken += 1
 
-    with trio.fail_after(5):
-        async with trio.open_nursery() as nursery:
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as nursery:
             nursery.start_soon(blocked, lambda: tx.send([b"x"]))
             nursery.start_soon(blocked, lambda: tx.send([b"y"]))
             nursery.start_soon(blocked, tx.wait_writable)
-            await trio.testing.wait_all_tasks_blocked()
+            await anyio.wait_all_tasks_blocked()
             tx_stats = tx.statistics()
             assert tx_stats.socket_type == zmq.PUSH
             assert tx_stats.tasks_waiting_send == 3
@@ -230,34 +231,34 @@ async def test_closing_a_receive_view_closes_only_it(ctx: trio_zmq.Context, inpr
     async def receive(name: str, rx: trio_zmq.MessageReceiveChannel[list[bytes]]) -> None:
         try:
             outcomes[name] = await rx.receive()
-        except trio.ClosedResourceError as exc:
+        except anyio.ClosedResourceError as exc:
             outcomes[name] = exc
 
-    with trio.fail_after(5):
-        async with trio.open_nursery() as nursery:
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as nursery:
             nursery.start_soon(receive, "rx1", rx1)
             nursery.start_soon(receive, "rx2", rx2)
-            await trio.testing.wait_all_tasks_blocked()
+            await anyio.wait_all_tasks_blocked()
             rx1.close()
-            await trio.testing.wait_all_tasks_blocked()
+            await anyio.wait_all_tasks_blocked()
             # Only the task blocked in rx1 was woken; no message was consumed.
-            assert isinstance(outcomes.get("rx1"), trio.ClosedResourceError)
+            assert isinstance(outcomes.get("rx1"), anyio.ClosedResourceError)
             assert "rx2" not in outcomes
             await push.send(b"first")
     assert outcomes["rx2"] == [b"first"]
     # Later calls on the closed view fail; the socket and other view work.
-    with pytest.raises(trio.ClosedResourceError):
+    with pytest.raises(anyio.ClosedResourceError):
         await rx1.receive()
-    with pytest.raises(trio.ClosedResourceError):
+    with pytest.raises(anyio.ClosedResourceError):
         rx1.receive_nowait()
-    with pytest.raises(trio.ClosedResourceError):
+    with pytest.raises(anyio.ClosedResourceError):
         async for _ in rx1:
             pass
     await rx1.aclose()  # idempotent
     assert not pull.closed
     await push.send(b"second")
     await push.send(b"third")
-    with trio.fail_after(5):
+    with anyio.fail_after(5):
         assert await rx2.receive() == [b"second"]
         assert await pull.recv() == b"third"
 
@@ -273,42 +274,42 @@ async def test_closing_a_send_view_closes_only_it(ctx: trio_zmq.Context, inproc:
         try:
             await tx.send([name.encode()])
             outcomes[name] = None
-        except trio.ClosedResourceError as exc:
+        except anyio.ClosedResourceError as exc:
             outcomes[name] = exc
 
     async def wait_writable(name: str, tx: trio_zmq.MessageSendChannel[Sequence[Any]]) -> None:
         try:
             await tx.wait_writable()
             outcomes[name] = None
-        except trio.ClosedResourceError as exc:
+        except anyio.ClosedResourceError as exc:
             outcomes[name] = exc
 
-    with trio.fail_after(5):
-        async with trio.open_nursery() as nursery:
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as nursery:
             nursery.start_soon(send, "tx1", tx1)
             nursery.start_soon(wait_writable, "tx1-wait", tx1)
             nursery.start_soon(send, "tx2", tx2)
-            await trio.testing.wait_all_tasks_blocked()
+            await anyio.wait_all_tasks_blocked()
             tx1.close()
-            await trio.testing.wait_all_tasks_blocked()
-            assert isinstance(outcomes.get("tx1"), trio.ClosedResourceError)
-            assert isinstance(outcomes.get("tx1-wait"), trio.ClosedResourceError)
+            await anyio.wait_all_tasks_blocked()
+            assert isinstance(outcomes.get("tx1"), anyio.ClosedResourceError)
+            assert isinstance(outcomes.get("tx1-wait"), anyio.ClosedResourceError)
             assert "tx2" not in outcomes
             pull = ctx.socket(zmq.PULL)
             pull.connect(inproc)
     assert outcomes["tx2"] is None
-    with trio.fail_after(5):
+    with anyio.fail_after(5):
         assert await pull.recv_multipart() == [b"tx2"]  # tx1's message never went
-    with pytest.raises(trio.ClosedResourceError):
+    with pytest.raises(anyio.ClosedResourceError):
         await tx1.send([b"late"])
-    with pytest.raises(trio.ClosedResourceError):
+    with pytest.raises(anyio.ClosedResourceError):
         tx1.send_nowait([b"late"])
-    with pytest.raises(trio.ClosedResourceError):
+    with pytest.raises(anyio.ClosedResourceError):
         await tx1.wait_writable()
     assert not push.closed
     await tx2.send([b"still"])
     await push.send(b"works")
-    with trio.fail_after(5):
+    with anyio.fail_after(5):
         assert await pull.recv_multipart() == [b"still"]
         assert await pull.recv() == b"works"
     assert not trio_zmq.probe(pull, zmq.POLLIN)
@@ -324,32 +325,32 @@ async def test_closing_the_socket_closes_the_views(ctx: trio_zmq.Context, inproc
     errors: list[str] = []
 
     async def expect_closed(name: str, op: Callable[[], Awaitable[object]]) -> None:
-        with pytest.raises(trio.ClosedResourceError):
+        with pytest.raises(anyio.ClosedResourceError):
             await op()
         errors.append(name)
 
-    with trio.fail_after(5):
-        async with trio.open_nursery() as nursery:
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as nursery:
             nursery.start_soon(expect_closed, "receive", rx.receive)
             nursery.start_soon(expect_closed, "send", lambda: tx.send([b"x"]))
             nursery.start_soon(expect_closed, "wait_writable", tx.wait_writable)
-            await trio.testing.wait_all_tasks_blocked()
+            await anyio.wait_all_tasks_blocked()
             assert not errors
             pull.close()
             await push.aclose()
     assert sorted(errors) == ["receive", "send", "wait_writable"]
-    with pytest.raises(trio.ClosedResourceError):
+    with pytest.raises(anyio.ClosedResourceError):
         await rx.receive()
-    with pytest.raises(trio.ClosedResourceError):
+    with pytest.raises(anyio.ClosedResourceError):
         rx.receive_nowait()
-    with pytest.raises(trio.ClosedResourceError):
+    with pytest.raises(anyio.ClosedResourceError):
         await tx.send([b"x"])
-    with pytest.raises(trio.ClosedResourceError):
+    with pytest.raises(anyio.ClosedResourceError):
         tx.send_nowait([b"x"])
-    with pytest.raises(trio.ClosedResourceError):
+    with pytest.raises(anyio.ClosedResourceError):
         await tx.wait_writable()
     # New views of a closed socket are closed too.
-    with pytest.raises(trio.ClosedResourceError):
+    with pytest.raises(anyio.ClosedResourceError):
         pull.receive_channel().receive_nowait()
 
 
@@ -390,18 +391,18 @@ async def test_lazy_producer_builds_only_what_it_can_send(
             message = [b"%d" % built]
             try:
                 tx.send_nowait(message)
-            except trio.WouldBlock:
+            except anyio.WouldBlock:
                 could_not_send += 1
                 await tx.send(message)
             sent += 1
 
     received: list[list[bytes]] = []
     backlogs: list[int] = []
-    with trio.fail_after(10):
-        async with trio.open_nursery() as nursery:
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as nursery:
             nursery.start_soon(producer)
             for _ in range(total):
-                await trio.testing.wait_all_tasks_blocked()
+                await anyio.wait_all_tasks_blocked()
                 # The producer is parked (or done) with nothing in hand.
                 assert built == sent
                 if built < total:
@@ -439,11 +440,11 @@ async def test_producers_and_consumers_in_a_nursery(ctx: trio_zmq.Context, endpo
                     return
                 received[c].append((int(frames[0]), int(frames[1])))
 
-    with trio.fail_after(10):
-        async with trio.open_nursery() as consumers:
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as consumers:
             for c in range(n_consumers):
                 consumers.start_soon(consume, c)
-            async with trio.open_nursery() as producers:
+            async with anyio.create_task_group() as producers:
                 for p in range(n_producers):
                     producers.start_soon(produce, p)
             for _ in range(n_consumers):
@@ -480,7 +481,7 @@ async def test_send_channel_rejects_bad_items_before_sending(
         await tx.send([])
     assert tx.statistics().items == 0
     await tx.send([b"good"])
-    with trio.fail_after(5):
+    with anyio.fail_after(5):
         assert await pull.recv_multipart() == [b"good"]
     assert not trio_zmq.probe(pull, zmq.POLLIN)
 
@@ -501,7 +502,7 @@ async def test_serializer_errors_raise_before_sending(ctx: trio_zmq.Context, inp
     with pytest.raises(TypeError):
         await tx.send(0)
     await tx.send(7)
-    with trio.fail_after(5):
+    with anyio.fail_after(5):
         assert await pull.recv_multipart() == [b"7"]
 
 
@@ -519,7 +520,7 @@ async def test_deserializer_error_surfaces_at_receive(ctx: trio_zmq.Context, inp
     rx = pull.receive_channel(deserialize)
     for frame in (b"1", b"bad", b"2", b"bad", b"3", b"bad"):
         await push.send(frame)
-    with trio.fail_after(5):
+    with anyio.fail_after(5):
         assert await rx.receive() == 1
         with pytest.raises(BadMessage):
             await rx.receive()
@@ -553,7 +554,7 @@ async def test_channels_over_dealer_router(ctx: trio_zmq.Context, endpoint: str)
     router_rx = router.receive_channel()
     router_tx = router.send_channel()
     dealer_rx = dealer.receive_channel()
-    with trio.fail_after(5):
+    with anyio.fail_after(5):
         await dealer_tx.send([b"hello", b"world"])
         assert await router_rx.receive() == [b"d1", b"hello", b"world"]
         await router_tx.send([b"d1", b"reply"])

@@ -22,14 +22,15 @@ import itertools
 import os
 from collections.abc import Sequence
 
-import trio
-import trio.testing
+import anyio
 import zmq
 
 import trio_zmq
 from trio_zmq._core import _registry
 
-from .conftest import open_fds
+from .conftest import ON_EVERY_LOOP, open_fds
+
+pytestmark = ON_EVERY_LOOP
 
 TOTAL = 5000
 
@@ -88,7 +89,7 @@ async def close_round(ctx: trio_zmq.Context, counter: Counter, n_pairs: int) -> 
         bound, connected = counter.pair(ctx, i)
         if bound.type == zmq.PULL:
             await connected.send(b"x")
-            with trio.fail_after(5):
+            with anyio.fail_after(5):
                 assert await bound.recv() == b"x"
         bound.close()
         connected.close(linger=0)
@@ -138,11 +139,11 @@ async def waiter_round(ctx: trio_zmq.Context, counter: Counter, batches: int, sl
                     await sock.send(b"never")  # no peer: blocks
                 else:
                     await sock.recv()
-            except trio.ClosedResourceError:
+            except anyio.ClosedResourceError:
                 woken.append(sock)
 
-        with trio.fail_after(10):
-            async with trio.open_nursery() as nursery:
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as nursery:
                 for slot in range(slots):
                     if slot % 4 == 0:
                         bound, connected = counter.pair(ctx, slot // 4, RECEIVING_PAIRS)
@@ -154,7 +155,7 @@ async def waiter_round(ctx: trio_zmq.Context, counter: Counter, batches: int, sl
                         target = counter.socket(ctx, BLOCKING_RECEIVERS[slot % 6])
                     targets.append(target)
                     nursery.start_soon(blocked, target, woken)
-                await trio.testing.wait_all_tasks_blocked()
+                await anyio.wait_all_tasks_blocked()
                 assert all(t._engine.busy for t in targets)
                 for target in targets:
                     target.close()
@@ -171,7 +172,7 @@ async def plain_round(ctx: trio_zmq.Context, counter: Counter, n: int) -> None:
             zpull.bind(address)
             push = counter.socket(ctx, zmq.PUSH)
             push.connect(address)
-            with trio.fail_after(5):
+            with anyio.fail_after(5):
                 await trio_zmq.wait_writable(push)
                 await push.send(b"x")
                 await trio_zmq.wait_readable(zpull)
@@ -195,13 +196,13 @@ async def churn(ctx: trio_zmq.Context, *, warm_up: bool = False) -> int:
 
 async def stable_fds() -> int:
     """The fd count once it has stopped changing for 0.2 s (at most 5 s)."""
-    count, since = open_fds(), trio.current_time()
-    with trio.move_on_after(5):
-        while trio.current_time() - since < 0.2:
-            await trio.sleep(0.01)
+    count, since = open_fds(), anyio.current_time()
+    with anyio.move_on_after(5):
+        while anyio.current_time() - since < 0.2:
+            await anyio.sleep(0.01)
             now = open_fds()
             if now != count:
-                count, since = now, trio.current_time()
+                count, since = now, anyio.current_time()
     return count
 
 
@@ -210,9 +211,9 @@ async def fds_down_to(target: int) -> int:
 
     libzmq's reaper thread closes a socket's fds after zmq_close returns.
     """
-    with trio.move_on_after(5):
+    with anyio.move_on_after(5):
         while open_fds() > target:  # noqa: ASYNC110 - no event for libzmq's reaper
-            await trio.sleep(0.01)
+            await anyio.sleep(0.01)
     return open_fds()
 
 
@@ -220,7 +221,7 @@ async def test_open_close_5000_sockets_leaks_nothing(ctx: trio_zmq.Context) -> N
     # Warm-up: every path once, so that whatever trio, pyzmq and libzmq
     # create lazily exists before the baseline is taken.
     await churn(ctx, warm_up=True)
-    await trio.testing.wait_all_tasks_blocked()
+    await anyio.wait_all_tasks_blocked()
     fds_before = await stable_fds()
     engines_before = set(_registry._engines)
     assert not ctx._sockets  # every socket of the warm-up was closed

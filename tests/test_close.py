@@ -1,4 +1,4 @@
-"""Closing wakes every waiter with trio.ClosedResourceError, and stays closed.
+"""Closing wakes every waiter with anyio.ClosedResourceError, and stays closed.
 
 Covers closing a socket (``close()`` and ``aclose()``) under tasks blocked in
 either direction, closing a channel view (which leaves the socket usable),
@@ -14,15 +14,17 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import anyio
+import anyio.abc
 import pytest
-import trio
-import trio.testing
 import zmq
 
 import trio_zmq
 from trio_zmq._core import _registry
 
-from .conftest import bind, fresh_endpoint, pair
+from .conftest import ON_EVERY_LOOP, bind, fresh_endpoint, pair
+
+pytestmark = ON_EVERY_LOOP
 
 RECV = 0
 SEND = 1
@@ -51,64 +53,64 @@ class Blocked:
         self.outcomes: dict[str, BaseException | str] = {}
 
     async def run(
-        self, name: str, op: Callable[[], Awaitable[Any]], task_status: trio.TaskStatus[None]
+        self, name: str, op: Callable[[], Awaitable[Any]], task_status: anyio.abc.TaskStatus[None]
     ) -> None:
         task_status.started()
         try:
             await op()
-        except trio.ClosedResourceError as exc:
+        except anyio.ClosedResourceError as exc:
             self.outcomes[name] = exc
         else:
             self.outcomes[name] = "returned"
 
     async def start(
-        self, nursery: trio.Nursery, name: str, op: Callable[[], Awaitable[Any]]
+        self, nursery: anyio.abc.TaskGroup, name: str, op: Callable[[], Awaitable[Any]]
     ) -> None:
         await nursery.start(self.run, name, op)
         # Let it reach its wait (and queue) before the next one starts.
-        await trio.testing.wait_all_tasks_blocked()
+        await anyio.wait_all_tasks_blocked()
 
     def assert_all_closed(self, names: list[str]) -> None:
         assert sorted(self.outcomes) == sorted(names)
         for name, result in self.outcomes.items():
-            assert isinstance(result, trio.ClosedResourceError), (name, result)
+            assert isinstance(result, anyio.ClosedResourceError), (name, result)
 
 
 async def assert_everything_raises_closed(sock: trio_zmq.Socket, endpoint: str) -> None:
     """Every later call on a closed socket raises ClosedResourceError."""
     assert sock.closed
     view = sock.receive_channel()
-    with pytest.raises(trio.ClosedResourceError):
+    with pytest.raises(anyio.ClosedResourceError):
         await sock.recv()
-    with pytest.raises(trio.ClosedResourceError):
+    with pytest.raises(anyio.ClosedResourceError):
         await sock.recv_multipart()
-    with pytest.raises(trio.ClosedResourceError):
+    with pytest.raises(anyio.ClosedResourceError):
         await sock.send(b"x")
-    with pytest.raises(trio.ClosedResourceError):
+    with pytest.raises(anyio.ClosedResourceError):
         await sock.send_multipart([b"x", b"y"])
-    with pytest.raises(trio.ClosedResourceError):
+    with pytest.raises(anyio.ClosedResourceError):
         sock.recv_nowait()
-    with pytest.raises(trio.ClosedResourceError):
+    with pytest.raises(anyio.ClosedResourceError):
         sock.send_nowait(b"x")
-    with pytest.raises(trio.ClosedResourceError):
+    with pytest.raises(anyio.ClosedResourceError):
         sock.bind(endpoint)
-    with pytest.raises(trio.ClosedResourceError):
+    with pytest.raises(anyio.ClosedResourceError):
         trio_zmq.probe(sock, zmq.POLLIN)
-    with pytest.raises(trio.ClosedResourceError):
+    with pytest.raises(anyio.ClosedResourceError):
         trio_zmq.probe(sock, zmq.POLLOUT)
-    with pytest.raises(trio.ClosedResourceError):
+    with pytest.raises(anyio.ClosedResourceError):
         await trio_zmq.wait_readable(sock)
-    with pytest.raises(trio.ClosedResourceError):
+    with pytest.raises(anyio.ClosedResourceError):
         await trio_zmq.wait_writable(sock)
-    with pytest.raises(trio.ClosedResourceError):
+    with pytest.raises(anyio.ClosedResourceError):
         await sock.wait_readable()
-    with pytest.raises(trio.ClosedResourceError):
+    with pytest.raises(anyio.ClosedResourceError):
         await sock.poll()
-    with pytest.raises(trio.ClosedResourceError):
+    with pytest.raises(anyio.ClosedResourceError):
         await sock.poll(100, zmq.POLLIN | zmq.POLLOUT)
-    with pytest.raises(trio.ClosedResourceError):
+    with pytest.raises(anyio.ClosedResourceError):
         await view.receive()
-    with pytest.raises(trio.ClosedResourceError):
+    with pytest.raises(anyio.ClosedResourceError):
         view.receive_nowait()
 
 
@@ -125,8 +127,8 @@ async def test_close_wakes_blocked_recv_and_later_calls_fail(
     bind(sock, endpoint)  # no peer: nothing to receive, nowhere to send
     view = sock.receive_channel()
     blocked = Blocked()
-    with trio.fail_after(WAKE_BOUND):
-        async with trio.open_nursery() as nursery:
+    with anyio.fail_after(WAKE_BOUND):
+        async with anyio.create_task_group() as nursery:
             await blocked.start(nursery, "recv", sock.recv)
             assert len(sock._engine.queues[RECV]) == 1
             assert sock._engine.watcher is not None
@@ -135,7 +137,7 @@ async def test_close_wakes_blocked_recv_and_later_calls_fail(
     assert_engine_idle(sock)
     assert sock._engine.handle not in _registry._engines
     # The view made before the close is closed with the socket.
-    with pytest.raises(trio.ClosedResourceError):
+    with pytest.raises(anyio.ClosedResourceError):
         await view.receive()
     await assert_everything_raises_closed(sock, endpoint)
 
@@ -167,8 +169,8 @@ async def test_close_wakes_every_waiter_in_both_directions(
     ops["wait_writable"] = sock.wait_writable
     ops["poll_both"] = lambda: sock.poll(flags=zmq.POLLIN | zmq.POLLOUT)
 
-    with trio.fail_after(WAKE_BOUND * 2):
-        async with trio.open_nursery() as nursery:
+    with anyio.fail_after(WAKE_BOUND * 2):
+        async with anyio.create_task_group() as nursery:
             for name, op in ops.items():
                 await blocked.start(nursery, name, op)
             engine = sock._engine
@@ -204,8 +206,8 @@ async def test_closing_receive_view_wakes_its_task_but_socket_stays_usable(
     async def direct_recv() -> None:
         direct.append(await pull.recv())
 
-    with trio.fail_after(WAKE_BOUND * 2):
-        async with trio.open_nursery() as nursery:
+    with anyio.fail_after(WAKE_BOUND * 2):
+        async with anyio.create_task_group() as nursery:
             # The view's task either watches the fd (first) or is parked
             # behind a direct receiver that watches it.
             if view_role == "view-watching":
@@ -213,16 +215,16 @@ async def test_closing_receive_view_wakes_its_task_but_socket_stays_usable(
                 nursery.start_soon(direct_recv)
             else:
                 nursery.start_soon(direct_recv)
-                await trio.testing.wait_all_tasks_blocked()
+                await anyio.wait_all_tasks_blocked()
                 await blocked.start(nursery, "view", view.receive)
-            await trio.testing.wait_all_tasks_blocked()
+            await anyio.wait_all_tasks_blocked()
             assert len(pull._engine.queues[RECV]) == 2
 
             if closer == "close":
                 view.close()
             else:
                 await view.aclose()
-            await trio.testing.wait_all_tasks_blocked()
+            await anyio.wait_all_tasks_blocked()
             blocked.assert_all_closed(["view"])
             # The direct receiver still waits, and now watches the fd.
             assert not pull.closed
@@ -243,9 +245,9 @@ async def test_closing_receive_view_wakes_its_task_but_socket_stays_usable(
     stats = view.statistics()
     assert stats.view_closed
     assert not stats.socket_closed
-    with pytest.raises(trio.ClosedResourceError):
+    with pytest.raises(anyio.ClosedResourceError):
         await view.receive()
-    with pytest.raises(trio.ClosedResourceError):
+    with pytest.raises(anyio.ClosedResourceError):
         view.receive_nowait()
     view.close()  # idempotent
     await view.aclose()
@@ -259,15 +261,15 @@ async def test_closing_send_view_wakes_its_task_but_socket_stays_usable(
     address = bind(push, endpoint)  # no peer yet: sends block
     tx = push.send_channel()
     blocked = Blocked()
-    with trio.fail_after(WAKE_BOUND * 2):
-        async with trio.open_nursery() as nursery:
+    with anyio.fail_after(WAKE_BOUND * 2):
+        async with anyio.create_task_group() as nursery:
             await blocked.start(nursery, "channel_send", lambda: tx.send([b"never"]))
             assert len(push._engine.queues[SEND]) == 1
             tx.close()
         blocked.assert_all_closed(["channel_send"])
         assert_engine_idle(push)
         assert not push.closed
-        with pytest.raises(trio.ClosedResourceError):
+        with pytest.raises(anyio.ClosedResourceError):
             await tx.send([b"never either"])
 
         pull = ctx.socket(zmq.PULL)
@@ -289,9 +291,9 @@ async def test_leaving_context_wakes_blocked_tasks(
     blocked = Blocked()
     names: list[str] = []
     sockets: list[trio_zmq.Socket] = []
-    with trio.fail_after(10):
+    with anyio.fail_after(10):
         # The nursery is outside the context: its tasks outlive the block.
-        async with trio.open_nursery() as nursery:
+        async with anyio.create_task_group() as nursery:
             async with trio_zmq.Context(linger=linger) as ctx:
                 dealer = ctx.socket(zmq.DEALER)
                 bind(dealer, fresh_endpoint(transport, ipc_dir))
@@ -321,9 +323,9 @@ async def test_leaving_context_wakes_blocked_tasks(
         assert sock.closed
         assert_engine_idle(sock)
         assert sock._engine.handle not in _registry._engines
-        with pytest.raises(trio.ClosedResourceError):
+        with pytest.raises(anyio.ClosedResourceError):
             await sock.recv()
-    with pytest.raises(trio.ClosedResourceError):
+    with pytest.raises(anyio.ClosedResourceError):
         ctx.socket(zmq.PULL)
 
 
@@ -347,8 +349,8 @@ async def test_closing_from_socket_wrapper_wakes_plain_socket_waiters(
             zsock.bind(endpoint)
         wrapper = trio_zmq.Socket.from_socket(zsock) if wrap == "wrap-before-wait" else None
         blocked = Blocked()
-        with trio.fail_after(WAKE_BOUND * 2):
-            async with trio.open_nursery() as nursery:
+        with anyio.fail_after(WAKE_BOUND * 2):
+            async with anyio.create_task_group() as nursery:
                 # Through the plain pyzmq socket, in both directions.
                 await blocked.start(nursery, "wait_readable", lambda: trio_zmq.wait_readable(zsock))
                 await blocked.start(nursery, "wait_writable", lambda: trio_zmq.wait_writable(zsock))
@@ -361,13 +363,14 @@ async def test_closing_from_socket_wrapper_wakes_plain_socket_waiters(
                 assert len(engine.queues[SEND]) == 1
                 await close_socket(wrapper, closer)
         blocked.assert_all_closed(["wait_readable", "wait_writable"])
+        assert wrapper is not None
         assert zsock.closed
         assert wrapper.closed
         assert_engine_idle(wrapper)
         assert engine.handle not in _registry._engines
-        with pytest.raises(trio.ClosedResourceError):
+        with pytest.raises(anyio.ClosedResourceError):
             await trio_zmq.wait_readable(zsock)
-        with pytest.raises(trio.ClosedResourceError):
+        with pytest.raises(anyio.ClosedResourceError):
             trio_zmq.probe(zsock, zmq.POLLIN)
         await assert_everything_raises_closed(wrapper, endpoint)
     finally:
@@ -392,14 +395,14 @@ async def test_close_is_idempotent(ctx: trio_zmq.Context, endpoint: str) -> None
     rx.close()
     rx.close()
     await rx.aclose()
-    with pytest.raises(trio.ClosedResourceError):
+    with pytest.raises(anyio.ClosedResourceError):
         await pull.recv()
 
     await push.aclose()
     await push.aclose()
     push.close()
     assert push.closed
-    with pytest.raises(trio.ClosedResourceError):
+    with pytest.raises(anyio.ClosedResourceError):
         await push.send(b"x")
 
     # The context-manager forms close an already closed socket again.

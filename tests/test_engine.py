@@ -18,17 +18,21 @@ import socket as stdsocket
 from collections import Counter
 from typing import Any, cast
 
+import anyio
+import anyio.abc
+import anyio.to_thread
 import pytest
-import trio
 import zmq
-from trio.testing import wait_all_tasks_blocked
+from anyio import wait_all_tasks_blocked
 from zmq.utils.monitor import parse_monitor_message
 
 import trio_zmq
 from trio_zmq._core import _registry
 from trio_zmq._core._engine import Engine
 
-from .conftest import Peer, bind, fresh_endpoint, pair
+from .conftest import ON_EVERY_LOOP, Peer, bind, current_task, fresh_endpoint, pair
+
+pytestmark = ON_EVERY_LOOP
 
 RECV = 0
 SEND = 1
@@ -74,7 +78,7 @@ def block_until_readable(fd: int, timeout: float) -> bool:
 async def establish(bound: trio_zmq.Socket, connected: trio_zmq.Socket) -> None:
     """A round trip each way between two DEALERs, so every handshake is over
     and no connection command is still on its way to either socket."""
-    with trio.fail_after(PROMPT):
+    with anyio.fail_after(PROMPT):
         await connected.send(b"hello")
         assert await bound.recv() == b"hello"
         await bound.send(b"hello")
@@ -102,7 +106,7 @@ async def wait_disconnected(monitor: trio_zmq.Socket) -> None:
     comes after every byte the peer sent; by then every message the peer sent
     is queued in the monitored socket.
     """
-    with trio.fail_after(LONG):
+    with anyio.fail_after(LONG):
         event = parse_monitor_message(await monitor.recv_multipart())
     assert event["event"] == zmq.EVENT_DISCONNECTED
 
@@ -130,7 +134,7 @@ async def test_burst_queued_before_receiver_starts(
     address = bind(pull, endpoint)
     push = ctx.socket(zmq.PUSH)
     push.connect(address)
-    with trio.fail_after(LONG):
+    with anyio.fail_after(LONG):
         for n in range(BURST):
             await push.send(seq(n))
     if transport != "inproc":
@@ -153,8 +157,8 @@ async def test_burst_queued_before_receiver_starts(
         for _ in range(BURST):
             received.append(await pull.recv())
 
-    with trio.fail_after(LONG):
-        async with trio.open_nursery() as nursery:
+    with anyio.fail_after(LONG):
+        async with anyio.create_task_group() as nursery:
             nursery.start_soon(receiver)
     assert received == [seq(n) for n in range(BURST)]
     assert not trio_zmq.probe(pull, zmq.POLLIN)
@@ -169,8 +173,8 @@ async def test_burst_while_receiver_blocked(ctx: trio_zmq.Context, endpoint: str
         for _ in range(BURST):
             received.append(await pull.recv())
 
-    with trio.fail_after(LONG):
-        async with trio.open_nursery() as nursery:
+    with anyio.fail_after(LONG):
+        async with anyio.create_task_group() as nursery:
             nursery.start_soon(receiver)
             await wait_all_tasks_blocked()
             watcher = pull._engine.watcher
@@ -180,7 +184,7 @@ async def test_burst_while_receiver_blocked(ctx: trio_zmq.Context, endpoint: str
             for n in range(BURST):
                 try:
                     push.send_nowait(seq(n))
-                except trio.WouldBlock:
+                except anyio.WouldBlock:
                     await push.send(seq(n))
     assert received == [seq(n) for n in range(BURST)]
     assert_idle(pull, push)
@@ -202,8 +206,8 @@ async def test_burst_from_peer_process(
             received.append(await pull.recv())
 
     try:
-        with trio.fail_after(LONG):
-            async with trio.open_nursery() as nursery:
+        with anyio.fail_after(LONG):
+            async with anyio.create_task_group() as nursery:
                 if receiver_first:
                     nursery.start_soon(receiver)
                     await wait_all_tasks_blocked()
@@ -212,7 +216,7 @@ async def test_burst_from_peer_process(
                 # The peer sends everything and exits; once its connection is
                 # gone, all 1000 are queued here.
                 await wait_disconnected(monitor)
-                await trio.to_thread.run_sync(process.wait)
+                await anyio.to_thread.run_sync(process.wait)
                 if not receiver_first:
                     assert trio_zmq.probe(pull, zmq.POLLIN)
                     nursery.start_soon(receiver)
@@ -273,14 +277,14 @@ async def test_own_operation_does_not_strand_blocked_receiver(
     await establish(peer_sock, sock)
     fd = sock.fileno()
     received: list[bytes] = []
-    done = trio.Event()
+    done = anyio.Event()
 
     async def receiver() -> None:
         received.append(await sock.recv())
         done.set()
 
-    with trio.fail_after(LONG):
-        async with trio.open_nursery() as nursery:
+    with anyio.fail_after(LONG):
+        async with anyio.create_task_group() as nursery:
             nursery.start_soon(receiver)
             await wait_all_tasks_blocked()
             watcher = sock._engine.watcher
@@ -292,7 +296,7 @@ async def test_own_operation_does_not_strand_blocked_receiver(
                 assert block_until_readable(fd, LONG), "the message never reached S"
             result = await steal(op, sock, transport, ipc_dir)
             # ----
-            with trio.fail_after(PROMPT):
+            with anyio.fail_after(PROMPT):
                 await done.wait()
     assert received == [b"m"]
     if message_arrived and op == "probe":
@@ -300,7 +304,7 @@ async def test_own_operation_does_not_strand_blocked_receiver(
     if message_arrived and op == "get_events":
         assert result & zmq.POLLIN
     if op in ("send", "send_nowait"):
-        with trio.fail_after(PROMPT):
+        with anyio.fail_after(PROMPT):
             assert await peer_sock.recv() == b"steal"
     assert_idle(sock)
 
@@ -318,20 +322,20 @@ async def test_subscribe_does_not_strand_blocked_receiver(
     sub = ctx.socket(zmq.SUB)
     sub.connect(address)
     sub.subscribe(b"")
-    with trio.fail_after(PROMPT):
+    with anyio.fail_after(PROMPT):
         assert await pub.recv() == b"\x01"
         pub.send_nowait(b"warm-up")
         assert await sub.recv() == b"warm-up"
     fd = sub.fileno()
     received: list[bytes] = []
-    done = trio.Event()
+    done = anyio.Event()
 
     async def receiver() -> None:
         received.append(await sub.recv())
         done.set()
 
-    with trio.fail_after(LONG):
-        async with trio.open_nursery() as nursery:
+    with anyio.fail_after(LONG):
+        async with anyio.create_task_group() as nursery:
             nursery.start_soon(receiver)
             await wait_all_tasks_blocked()
             assert sub._engine.watcher is not None
@@ -341,10 +345,10 @@ async def test_subscribe_does_not_strand_blocked_receiver(
                 assert block_until_readable(fd, LONG), "the message never reached the SUB"
             sub.subscribe(b"x")
             # ----
-            with trio.fail_after(PROMPT):
+            with anyio.fail_after(PROMPT):
                 await done.wait()
     assert received == [b"m"]
-    with trio.fail_after(PROMPT):
+    with anyio.fail_after(PROMPT):
         assert await pub.recv() == b"\x01x"  # the subscription did happen
     assert_idle(sub)
 
@@ -362,20 +366,20 @@ async def test_probe_does_not_strand_waiter_on_plain_pyzmq_socket(
         zsock.linger = 0
         zsock.connect(address)
         fd = cast(int, zsock.getsockopt(zmq.FD))
-        with trio.fail_after(PROMPT):
+        with anyio.fail_after(PROMPT):
             await peer_sock.send(b"hello")
             await trio_zmq.wait_readable(zsock)
             assert zsock.recv(zmq.NOBLOCK) == b"hello"
         received: list[bytes] = []
-        done = trio.Event()
+        done = anyio.Event()
 
         async def receiver() -> None:
             await trio_zmq.wait_readable(zsock)
             received.append(zsock.recv(zmq.NOBLOCK))
             done.set()
 
-        with trio.fail_after(LONG):
-            async with trio.open_nursery() as nursery:
+        with anyio.fail_after(LONG):
+            async with anyio.create_task_group() as nursery:
                 nursery.start_soon(receiver)
                 await wait_all_tasks_blocked()
                 engine = _registry._engines[zsock.underlying]
@@ -386,7 +390,7 @@ async def test_probe_does_not_strand_waiter_on_plain_pyzmq_socket(
                     assert block_until_readable(fd, LONG), "the message never reached zsock"
                 ready = trio_zmq.probe(zsock, zmq.POLLIN)
                 # ----
-                with trio.fail_after(PROMPT):
+                with anyio.fail_after(PROMPT):
                     await done.wait()
         assert received == [b"m"]
         if message_arrived:
@@ -422,7 +426,7 @@ async def test_many_senders_and_receivers_on_one_dealer(
     sent = [b"%d-%d" % (i, k) for i in range(TASKS) for k in range(PER_SENDER)]
     received: list[bytes] = []
     per_receiver = Counter[int]()
-    all_back = trio.Event()
+    all_back = anyio.Event()
 
     async def echo() -> None:
         while True:
@@ -440,8 +444,8 @@ async def test_many_senders_and_receivers_on_one_dealer(
         for k in range(PER_SENDER):
             await dealer.send(b"%d-%d" % (i, k))
 
-    with trio.fail_after(LONG):
-        async with trio.open_nursery() as nursery:
+    with anyio.fail_after(LONG):
+        async with anyio.create_task_group() as nursery:
             for i in range(TASKS):
                 nursery.start_soon(receiver, i)
                 nursery.start_soon(sender, i)
@@ -465,21 +469,21 @@ async def test_many_senders_and_receivers_on_one_dealer(
 
 
 async def start_receivers(
-    nursery: trio.Nursery,
+    nursery: anyio.abc.TaskGroup,
     dealer: trio_zmq.Socket,
     results: dict[int, bytes],
-    scopes: dict[trio.lowlevel.Task, trio.CancelScope],
-    index: dict[trio.lowlevel.Task, int],
+    scopes: dict[object, anyio.CancelScope],
+    index: dict[object, int],
     cancelled: list[int],
-) -> trio.Event:
+) -> anyio.Event:
     """Start TASKS receivers one by one, each parked before the next starts;
     each has its own cancel scope, found by its task.  The event returned is
     set once every receiver has got a message or been cancelled."""
-    finished = trio.Event()
+    finished = anyio.Event()
 
     async def receiver(i: int) -> None:
-        task = trio.lowlevel.current_task()
-        with trio.CancelScope() as scope:
+        task = current_task()
+        with anyio.CancelScope() as scope:
             scopes[task] = scope
             index[task] = i
             results[i] = await dealer.recv()
@@ -502,13 +506,13 @@ async def test_cancelling_the_watcher_does_not_strand_the_others(
     await establish(peer_sock, dealer)
     engine = dealer._engine
     results: dict[int, bytes] = {}
-    scopes: dict[trio.lowlevel.Task, trio.CancelScope] = {}
-    index: dict[trio.lowlevel.Task, int] = {}
+    scopes: dict[object, anyio.CancelScope] = {}
+    index: dict[object, int] = {}
     cancelled: list[int] = []
     sent = [b"m%d" % k for k in range(TASKS - 2)]
 
-    with trio.fail_after(LONG):
-        async with trio.open_nursery() as nursery:
+    with anyio.fail_after(LONG):
+        async with anyio.create_task_group() as nursery:
             await start_receivers(nursery, dealer, results, scopes, index, cancelled)
             # Twice: cancel whoever watches the fd; the role must move on.
             for round_ in range(2):
@@ -543,12 +547,12 @@ async def test_cancelling_the_watcher_with_a_message_pending(
     engine = dealer._engine
     fd = dealer.fileno()
     results: dict[int, bytes] = {}
-    scopes: dict[trio.lowlevel.Task, trio.CancelScope] = {}
-    index: dict[trio.lowlevel.Task, int] = {}
+    scopes: dict[object, anyio.CancelScope] = {}
+    index: dict[object, int] = {}
     cancelled: list[int] = []
 
-    with trio.fail_after(LONG):
-        async with trio.open_nursery() as nursery:
+    with anyio.fail_after(LONG):
+        async with anyio.create_task_group() as nursery:
             await start_receivers(nursery, dealer, results, scopes, index, cancelled)
             watcher = engine.watcher
             assert watcher is not None
@@ -574,12 +578,12 @@ async def test_receivers_are_served_in_the_order_they_parked(
     peer_sock, dealer, _ = pair(ctx, zmq.DEALER, zmq.DEALER, endpoint)
     await establish(peer_sock, dealer)
     results: dict[int, bytes] = {}
-    scopes: dict[trio.lowlevel.Task, trio.CancelScope] = {}
-    index: dict[trio.lowlevel.Task, int] = {}
+    scopes: dict[object, anyio.CancelScope] = {}
+    index: dict[object, int] = {}
     cancelled: list[int] = []
 
-    with trio.fail_after(LONG):
-        async with trio.open_nursery() as nursery:
+    with anyio.fail_after(LONG):
+        async with anyio.create_task_group() as nursery:
             await start_receivers(nursery, dealer, results, scopes, index, cancelled)
             for k in range(TASKS):
                 peer_sock.send_nowait(b"%d" % k)
@@ -597,8 +601,8 @@ async def test_senders_are_served_in_the_order_they_parked(
     async def sender(i: int) -> None:
         await push.send(b"%d" % i)
 
-    with trio.fail_after(LONG):
-        async with trio.open_nursery() as nursery:
+    with anyio.fail_after(LONG):
+        async with anyio.create_task_group() as nursery:
             for i in range(TASKS):
                 nursery.start_soon(sender, i)
                 await wait_all_tasks_blocked()
@@ -626,16 +630,16 @@ async def test_blocked_sender_watching_the_fd_serves_every_ready_receiver(
     engine = dealer._engine
     payload = b"f" * 16384  # fills the kernel buffers of tcp/ipc quickly
     results: dict[int, bytes] = {}
-    scopes: dict[trio.lowlevel.Task, trio.CancelScope] = {}
-    index: dict[trio.lowlevel.Task, int] = {}
+    scopes: dict[object, anyio.CancelScope] = {}
+    index: dict[object, int] = {}
     cancelled: list[int] = []
 
     async def flooder() -> None:
         while True:  # until its send parks for good (the peer never reads)
             await dealer.send(payload)
 
-    with trio.fail_after(LONG):
-        async with trio.open_nursery() as nursery:
+    with anyio.fail_after(LONG):
+        async with anyio.create_task_group() as nursery:
             nursery.start_soon(flooder)
             await wait_all_tasks_blocked()
             watcher = engine.watcher
@@ -644,7 +648,7 @@ async def test_blocked_sender_watching_the_fd_serves_every_ready_receiver(
             finished = await start_receivers(nursery, dealer, results, scopes, index, cancelled)
             for k in range(TASKS):  # the burst
                 peer_sock.send_nowait(b"%d" % k)
-            with trio.fail_after(PROMPT):
+            with anyio.fail_after(PROMPT):
                 await finished.wait()
             nursery.cancel_scope.cancel()
     assert results == {i: b"%d" % i for i in range(TASKS)}
@@ -661,19 +665,19 @@ async def test_newcomer_does_not_overtake_parked_receivers(
     await establish(peer_sock, dealer)
     fd = dealer.fileno()
     results: dict[int, bytes] = {}
-    scopes: dict[trio.lowlevel.Task, trio.CancelScope] = {}
-    index: dict[trio.lowlevel.Task, int] = {}
+    scopes: dict[object, anyio.CancelScope] = {}
+    index: dict[object, int] = {}
     cancelled: list[int] = []
 
-    with trio.fail_after(LONG):
-        async with trio.open_nursery() as nursery:
+    with anyio.fail_after(LONG):
+        async with anyio.create_task_group() as nursery:
             await start_receivers(nursery, dealer, results, scopes, index, cancelled)
             # ---- one synchronous stretch
             peer_sock.send_nowait(b"0")
             assert block_until_readable(fd, LONG), "the message never reached the dealer"
-            with pytest.raises(trio.WouldBlock):
+            with pytest.raises(anyio.WouldBlock):
                 dealer.recv_nowait()
-            with pytest.raises(trio.WouldBlock):
+            with pytest.raises(anyio.WouldBlock):
                 dealer.recv_multipart_nowait()
             # ----
             for k in range(1, TASKS):

@@ -5,14 +5,17 @@ waits at all.  Real sockets over every transport, and real peer processes.
 
 from __future__ import annotations
 
+import anyio
+import anyio.to_thread
 import pytest
-import trio
 import zmq
-from trio.testing import assert_checkpoints, wait_all_tasks_blocked
+from anyio import wait_all_tasks_blocked
 
 import trio_zmq
 
-from .conftest import Peer, bind, fresh_endpoint
+from .conftest import ON_EVERY_LOOP, Peer, assert_schedule_point, bind, fresh_endpoint
+
+pytestmark = ON_EVERY_LOOP
 
 RECV = 0
 SEND = 1
@@ -46,10 +49,10 @@ async def fill(push: trio_zmq.Socket, transport: str) -> int:
     while True:
         try:
             push.send_nowait(PAYLOAD)
-        except trio.WouldBlock:
+        except anyio.WouldBlock:
             if transport == "inproc":
                 return count
-            with trio.move_on_after(SETTLE):
+            with anyio.move_on_after(SETTLE):
                 await push.wait_writable()
                 continue
             return count
@@ -70,9 +73,9 @@ async def test_hwm_one_producer_waits_until_consumer_reads(
     pull.rcvhwm = 1
     pull.rcvbuf = 16384
     pull.connect(address)
-    with trio.fail_after(PROMPT):
+    with anyio.fail_after(PROMPT):
         await push.wait_writable()  # the connection is up
-    with trio.fail_after(LONG):
+    with anyio.fail_after(LONG):
         filled = await fill(push, transport)
     assert filled >= 1
     if transport == "inproc":
@@ -81,7 +84,7 @@ async def test_hwm_one_producer_waits_until_consumer_reads(
     assert not trio_zmq.probe(push, zmq.POLLOUT)
 
     tx = push.send_channel()
-    woke = {"socket": trio.Event(), "channel": trio.Event()}
+    woke = {"socket": anyio.Event(), "channel": anyio.Event()}
 
     async def lazy_socket_producer() -> None:
         await push.wait_writable()
@@ -98,8 +101,8 @@ async def test_hwm_one_producer_waits_until_consumer_reads(
             received.append(await pull.recv())
 
     received: list[bytes] = []
-    with trio.fail_after(LONG):
-        async with trio.open_nursery() as nursery:
+    with anyio.fail_after(LONG):
+        async with anyio.create_task_group() as nursery:
             nursery.start_soon(lazy_socket_producer)
             await wait_all_tasks_blocked()
             nursery.start_soon(lazy_channel_producer)
@@ -109,7 +112,7 @@ async def test_hwm_one_producer_waits_until_consumer_reads(
             assert not woke["socket"].is_set()
             assert not woke["channel"].is_set()
 
-            with trio.fail_after(PROMPT):
+            with anyio.fail_after(PROMPT):
                 received.append(await pull.recv())
                 if transport == "inproc":
                     # Reading one message frees the one slot: both wake
@@ -119,7 +122,7 @@ async def test_hwm_one_producer_waits_until_consumer_reads(
                 else:
                     # The kernel buffers in between free room in batches:
                     # keep reading until the producers wake.
-                    async with trio.open_nursery() as drainer:
+                    async with anyio.create_task_group() as drainer:
                         drainer.start_soon(drain, received)
                         await woke["socket"].wait()
                         await woke["channel"].wait()
@@ -144,24 +147,24 @@ async def test_push_without_peer_blocks_until_pull_connects(
         push.sndhwm = sndhwm
     address = bind(push, endpoint)
     assert not trio_zmq.probe(push, zmq.POLLOUT)
-    sent = trio.Event()
+    sent = anyio.Event()
 
     async def sender() -> None:
         await push.send(b"x")
         sent.set()
 
-    with trio.fail_after(LONG):
-        async with trio.open_nursery() as nursery:
+    with anyio.fail_after(LONG):
+        async with anyio.create_task_group() as nursery:
             nursery.start_soon(sender)
             await wait_all_tasks_blocked()
             assert len(push._engine.queues[SEND]) == 1
             # A short bounded look: still not sent (no peer to send to).
-            with trio.move_on_after(0.2):
+            with anyio.move_on_after(0.2):
                 await sent.wait()
             assert not sent.is_set()
             pull = ctx.socket(zmq.PULL)
             pull.connect(address)
-            with trio.fail_after(PROMPT):
+            with anyio.fail_after(PROMPT):
                 await sent.wait()
                 assert await pull.recv() == b"x"
     assert not trio_zmq.probe(pull, zmq.POLLIN)
@@ -175,23 +178,23 @@ async def test_push_without_peer_blocks_until_peer_process_connects(
     push = ctx.socket(zmq.PUSH)
     push.sndhwm = 1
     address = bind(push, fresh_endpoint(kind, ipc_dir))
-    sent = trio.Event()
+    sent = anyio.Event()
 
     async def sender() -> None:
         await push.send(b"seed")
         sent.set()
 
-    with trio.fail_after(LONG):
-        async with trio.open_nursery() as nursery:
+    with anyio.fail_after(LONG):
+        async with anyio.create_task_group() as nursery:
             nursery.start_soon(sender)
             await wait_all_tasks_blocked()
             assert len(push._engine.queues[SEND]) == 1
-            with trio.move_on_after(0.2):
+            with anyio.move_on_after(0.2):
                 await sent.wait()
             assert not sent.is_set()
             process = peer("pull-count", address, "1")
             await sent.wait()
-        out = await trio.to_thread.run_sync(process.wait)
+        out = await anyio.to_thread.run_sync(process.wait)
     assert out.split() == [b"seed".hex()]
     assert_idle(push)
 
@@ -205,9 +208,9 @@ async def test_pub_send_never_blocks_without_subscriber(
     pub = ctx.socket(zmq.PUB)
     pub.sndhwm = 1
     bind(pub, endpoint)
-    with trio.fail_after(LONG):
+    with anyio.fail_after(LONG):
         for _ in range(SENDS):
-            with assert_checkpoints():
+            with assert_schedule_point():
                 await pub.send(b"x")
     assert trio_zmq.probe(pub, zmq.POLLOUT)
     assert_idle(pub)
@@ -226,18 +229,18 @@ async def test_pub_send_never_blocks_with_stalled_subscriber(
     sub.connect(address)
     sub.subscribe(b"")
     # Wait (bounded) until the subscription has reached the publisher.
-    with trio.fail_after(PROMPT):
+    with anyio.fail_after(PROMPT):
         while True:
             pub.send_nowait(b"sync")
-            with trio.move_on_after(0.05):
+            with anyio.move_on_after(0.05):
                 assert await sub.recv() == b"sync"
                 break
-    with trio.fail_after(LONG):
+    with anyio.fail_after(LONG):
         for _ in range(SENDS):
-            with assert_checkpoints():
+            with assert_schedule_point():
                 await pub.send(b"x")
     assert trio_zmq.probe(pub, zmq.POLLOUT)
     # The subscriber is alive and gets what fitted in its path.
-    with trio.fail_after(PROMPT):
+    with anyio.fail_after(PROMPT):
         assert await sub.recv() in (b"sync", b"x")
     assert_idle(pub, sub)

@@ -8,16 +8,17 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import anyio
 import pytest
-import trio
-import trio.testing
 import zmq
 
 import trio_zmq
 from trio_zmq._core import _registry
 from trio_zmq._core._engine import RECV, SEND
 
-from .conftest import AnySocket, bind, pair, recv_frames, until_readable
+from .conftest import ON_EVERY_LOOP, AnySocket, bind, pair, recv_frames, until_readable
+
+pytestmark = ON_EVERY_LOOP
 
 
 def assert_idle(sock: trio_zmq.Socket) -> None:
@@ -36,7 +37,7 @@ async def test_copy_false_gives_frames(ctx: trio_zmq.Context, endpoint: str) -> 
     await push.send(b"one", copy=False)
     await push.send(zmq.Frame(b"two"))
     await push.send_multipart([b"a", zmq.Frame(b"b")], copy=False)
-    with trio.fail_after(5):
+    with anyio.fail_after(5):
         one = await pull.recv(copy=False)
         two = await pull.recv(copy=False)
         parts = await pull.recv_multipart(copy=False)
@@ -58,9 +59,9 @@ async def test_track_gives_message_tracker(ctx: trio_zmq.Context, inproc: str) -
     assert await pull.recv() == payload
     assert await recv_frames(pull) == [b"h", payload]
     # Once libzmq has released the buffers, the trackers say so.
-    with trio.fail_after(5):
+    with anyio.fail_after(5):
         while not (tracker.done and multi_tracker.done):  # noqa: ASYNC110 - libzmq state
-            await trio.sleep(0.001)
+            await anyio.sleep(0.001)
     # Without track=True there is no tracker, as in pyzmq.
     assert await push.send(b"y") is None
 
@@ -71,7 +72,7 @@ async def test_string_with_encoding(ctx: trio_zmq.Context, endpoint: str) -> Non
     await push.send_string(text)
     await push.send_string(text, encoding="utf-16")
     await push.send_string(text, encoding="utf-16")
-    with trio.fail_after(5):
+    with anyio.fail_after(5):
         assert await pull.recv_string() == text
         assert await pull.recv() == text.encode("utf-16")
         assert await pull.recv_string(encoding="utf-16") == text
@@ -91,7 +92,7 @@ async def test_json_pyobj_serialized(ctx: trio_zmq.Context, endpoint: str) -> No
         return {k.decode(): int(v) for k, v in (f.split(b"=") for f in frames)}
 
     await push.send_serialized({"x": 1, "y": 2}, serialize)
-    with trio.fail_after(5):
+    with anyio.fail_after(5):
         assert await pull.recv_json() == obj
         assert await pull.recv() == json.dumps(obj, sort_keys=True).encode()
         assert await pull.recv_pyobj() == {"set": {1, 2}, "tuple": (1, b"x")}
@@ -106,7 +107,7 @@ async def test_recv_serialized_copy_false(ctx: trio_zmq.Context, inproc: str) ->
         assert all(isinstance(f, zmq.Frame) for f in frames)
         return [f.bytes for f in frames]
 
-    with trio.fail_after(5):
+    with anyio.fail_after(5):
         assert await pull.recv_serialized(deserialize, copy=False) == [b"a", b"b"]
 
 
@@ -155,7 +156,7 @@ async def test_from_socket_wraps_plain_socket(ctx: trio_zmq.Context, inproc: str
         push = ctx.socket(zmq.PUSH)
         push.connect(inproc)
         await push.send(b"through the wrapper")
-        with trio.fail_after(5):
+        with anyio.fail_after(5):
             assert await sock.recv() == b"through the wrapper"
         # The wrapper owns the socket: closing it closes zsock.
         sock.close()
@@ -171,7 +172,7 @@ async def test_from_socket_rejects_non_sockets_and_closed_ones(ctx: trio_zmq.Con
             trio_zmq.Socket.from_socket(not_a_socket)  # type: ignore[arg-type]
     zsock: zmq.Socket[Any] = ctx.zmq_context.socket(zmq.PUSH)
     zsock.close(linger=0)
-    with pytest.raises(trio.ClosedResourceError):
+    with pytest.raises(anyio.ClosedResourceError):
         trio_zmq.Socket.from_socket(zsock)
 
 
@@ -205,7 +206,7 @@ async def test_bad_send_raises_before_sending(
 ) -> None:
     op, error = BAD_SENDS[name]
     pull, push, _ = pair(ctx, zmq.PULL, zmq.PUSH, endpoint)
-    with trio.fail_after(5), pytest.raises(error):
+    with anyio.fail_after(5), pytest.raises(error):
         await op(push)
     assert_idle(push)
     # The receiver got nothing: a good message sent now is the first it sees.
@@ -268,12 +269,12 @@ async def test_bad_socket_types(ctx: trio_zmq.Context) -> None:
 
 async def test_req_recv_before_send_is_efsm(ctx: trio_zmq.Context, inproc: str) -> None:
     rep, req, _ = pair(ctx, zmq.REP, zmq.REQ, inproc)
-    with trio.fail_after(5), pytest.raises(zmq.ZMQError) as excinfo:
+    with anyio.fail_after(5), pytest.raises(zmq.ZMQError) as excinfo:
         await req.recv()
     assert excinfo.value.errno == zmq.EFSM
     assert_idle(req)
     # The socket still works in the right order.
-    with trio.fail_after(5):
+    with anyio.fail_after(5):
         await req.send(b"ping")
         assert await rep.recv() == b"ping"
         await rep.send(b"pong")
@@ -282,15 +283,15 @@ async def test_req_recv_before_send_is_efsm(ctx: trio_zmq.Context, inproc: str) 
 
 async def test_rep_send_before_recv_is_efsm(ctx: trio_zmq.Context, inproc: str) -> None:
     rep, req, _ = pair(ctx, zmq.REP, zmq.REQ, inproc)
-    with trio.fail_after(5), pytest.raises(zmq.ZMQError) as excinfo:
+    with anyio.fail_after(5), pytest.raises(zmq.ZMQError) as excinfo:
         await rep.send(b"too early")
     assert excinfo.value.errno == zmq.EFSM
-    with trio.fail_after(5):
+    with anyio.fail_after(5):
         await req.send(b"one")
-    with trio.fail_after(5), pytest.raises(zmq.ZMQError) as excinfo:
+    with anyio.fail_after(5), pytest.raises(zmq.ZMQError) as excinfo:
         await req.send(b"two")  # REQ: two sends in a row
     assert excinfo.value.errno == zmq.EFSM
-    with trio.fail_after(5):
+    with anyio.fail_after(5):
         assert await rep.recv() == b"one"
         await rep.send(b"reply")
         assert await req.recv() == b"reply"
@@ -305,7 +306,7 @@ async def test_router_mandatory_unknown_peer_is_ehostunreach(
     dealer = ctx.socket(zmq.DEALER)
     dealer.routing_id = b"known"
     dealer.connect(address)
-    with trio.fail_after(5), pytest.raises(zmq.ZMQError) as excinfo:
+    with anyio.fail_after(5), pytest.raises(zmq.ZMQError) as excinfo:
         await router.send_multipart([b"unknown", b"hello"])
     assert excinfo.value.errno == zmq.EHOSTUNREACH
     assert_idle(router)
@@ -319,7 +320,7 @@ async def test_router_mandatory_unknown_peer_is_ehostunreach(
 async def test_rcvtimeo_raises_again(ctx: trio_zmq.Context, inproc: str) -> None:
     pull, push, _ = pair(ctx, zmq.PULL, zmq.PUSH, inproc)
     pull.rcvtimeo = 100
-    with trio.fail_after(5):
+    with anyio.fail_after(5):
         with pytest.raises(zmq.Again):
             await pull.recv()
         with pytest.raises(zmq.Again):
@@ -328,7 +329,7 @@ async def test_rcvtimeo_raises_again(ctx: trio_zmq.Context, inproc: str) -> None
     # A message that is there is received at once, timeout or not.
     await push.send(b"x")
     await until_readable(pull)
-    with trio.fail_after(5):
+    with anyio.fail_after(5):
         assert await pull.recv() == b"x"
 
 
@@ -336,14 +337,14 @@ async def test_sndtimeo_raises_again_and_sends_nothing(ctx: trio_zmq.Context, in
     push = ctx.socket(zmq.PUSH)
     push.bind(inproc)  # no peer
     push.sndtimeo = 100
-    with trio.fail_after(5), pytest.raises(zmq.Again):
+    with anyio.fail_after(5), pytest.raises(zmq.Again):
         await push.send(b"timed out")
-    with trio.fail_after(5), pytest.raises(zmq.Again):
+    with anyio.fail_after(5), pytest.raises(zmq.Again):
         await push.send_multipart([b"timed", b"out"])
     assert_idle(push)
     pull = ctx.socket(zmq.PULL)
     pull.connect(inproc)
-    with trio.fail_after(5):
+    with anyio.fail_after(5):
         await push.send(b"after")
     assert await recv_frames(pull) == [b"after"]
 
@@ -352,7 +353,7 @@ async def test_noblock_raises_again_at_once(ctx: trio_zmq.Context, inproc: str) 
     push = ctx.socket(zmq.PUSH)
     push.bind(inproc)  # no peer
     pull = ctx.socket(zmq.PULL)
-    with trio.fail_after(5):
+    with anyio.fail_after(5):
         for receive in (
             lambda: pull.recv(zmq.NOBLOCK),
             lambda: pull.recv_multipart(zmq.NOBLOCK),
@@ -369,7 +370,7 @@ async def test_noblock_raises_again_at_once(ctx: trio_zmq.Context, inproc: str) 
     assert_idle(pull)
     # With something there, NOBLOCK just works.
     pull.connect(inproc)
-    with trio.fail_after(5):
+    with anyio.fail_after(5):
         await push.send(b"y")
         await until_readable(pull)
         assert await pull.recv(zmq.NOBLOCK) == b"y"
@@ -377,12 +378,12 @@ async def test_noblock_raises_again_at_once(ctx: trio_zmq.Context, inproc: str) 
 
 async def test_poll_timeout(ctx: trio_zmq.Context, endpoint: str) -> None:
     pull, push, _ = pair(ctx, zmq.PULL, zmq.PUSH, endpoint)
-    with trio.fail_after(5):
+    with anyio.fail_after(5):
         assert await pull.poll(timeout=50) == 0
     assert_idle(pull)
     await push.send(b"x")
     await until_readable(pull)
-    with trio.fail_after(5):
+    with anyio.fail_after(5):
         assert await pull.poll(timeout=50) == zmq.POLLIN
         assert await pull.poll(timeout=50, flags=zmq.POLLIN | zmq.POLLOUT) == zmq.POLLIN
         assert await push.poll(50, zmq.POLLOUT) == zmq.POLLOUT
@@ -397,10 +398,10 @@ async def test_poll_wakes_when_something_arrives(ctx: trio_zmq.Context, endpoint
     async def poller() -> None:
         results.append(await pull.poll(timeout=5000))
 
-    with trio.fail_after(5):
-        async with trio.open_nursery() as nursery:
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as nursery:
             nursery.start_soon(poller)
-            await trio.testing.wait_all_tasks_blocked()
+            await anyio.wait_all_tasks_blocked()
             assert not results
             await push.send(b"x")
     assert results == [zmq.POLLIN]
@@ -426,8 +427,8 @@ async def test_req_rep_roundtrip(ctx: trio_zmq.Context, endpoint: str) -> None:
             request = await rep.recv_multipart()
             await rep.send_multipart([b"re:", *request])
 
-    with trio.fail_after(5):
-        async with trio.open_nursery() as nursery:
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as nursery:
             nursery.start_soon(server)
             for i in range(3):
                 await req.send_multipart([b"q", str(i).encode()])
@@ -444,7 +445,7 @@ async def test_dealer_router_routing_ids(ctx: trio_zmq.Context, endpoint: str) -
         dealer.connect(address)
         dealers.append(dealer)
     alice, bob = dealers
-    with trio.fail_after(5):
+    with anyio.fail_after(5):
         await alice.send_multipart([b"", b"from alice"])
         await bob.send(b"from bob")
         got = {tuple(await router.recv_multipart()), tuple(await router.recv_multipart())}
@@ -463,7 +464,7 @@ async def test_pub_sub_subscribe(ctx: trio_zmq.Context, endpoint: str) -> None:
     sub.subscribe("sport")  # str topics are encoded as UTF-8
     # Subscriptions travel to the PUB asynchronously: publish sync messages
     # until one gets through (bounded), then nothing else is in flight.
-    with trio.fail_after(5):
+    with anyio.fail_after(5):
         n = 0
         while True:
             await pub.send(b"news-sync %d" % n)
@@ -472,7 +473,7 @@ async def test_pub_sub_subscribe(ctx: trio_zmq.Context, endpoint: str) -> None:
             n += 1
         first = await sub.recv()
     assert first == b"news-sync %d" % n
-    with trio.fail_after(5):
+    with anyio.fail_after(5):
         await pub.send(b"weather: rain")  # filtered out
         await pub.send_multipart([b"sport", b"1-0"])
         await pub.send(b"news: hello")
@@ -504,10 +505,10 @@ async def test_plain_socket_wait_readable(ctx: trio_zmq.Context, endpoint: str) 
             await trio_zmq.wait_readable(zpull)
             woken.append(True)
 
-        with trio.fail_after(5):
-            async with trio.open_nursery() as nursery:
+        with anyio.fail_after(5):
+            async with anyio.create_task_group() as nursery:
                 nursery.start_soon(waiter)
-                await trio.testing.wait_all_tasks_blocked()
+                await anyio.wait_all_tasks_blocked()
                 assert not woken
                 await push.send(b"x")
         assert woken == [True]
@@ -538,15 +539,15 @@ async def test_two_wrappers_share_the_engine(ctx: trio_zmq.Context, inproc: str)
             await trio_zmq.wait_readable(sock)
             woken.append(name)
 
-        with trio.fail_after(5):
-            async with trio.open_nursery() as nursery:
+        with anyio.fail_after(5):
+            async with anyio.create_task_group() as nursery:
                 # Waiters through all four objects at once: none may raise
-                # trio.BusyResourceError (one fd, one watcher).
+                # anyio.BusyResourceError (one fd, one watcher).
                 nursery.start_soon(recv_via, first)
                 nursery.start_soon(recv_via, second)
                 nursery.start_soon(wait_via, zsock, "plain")
                 nursery.start_soon(wait_via, shadow, "shadow")
-                await trio.testing.wait_all_tasks_blocked()
+                await anyio.wait_all_tasks_blocked()
                 assert len(first._engine.queues[RECV]) == 4
                 # Two messages for the receivers, one more for the probes
                 # (whatever order the four tasks queued in).

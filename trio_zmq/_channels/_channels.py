@@ -21,7 +21,9 @@ from typing import Any, Generic, TypeVar, final
 import trio
 import zmq
 
+from .._core import _backend
 from .._core._engine import RECV, SEND
+from .._core._exceptions import closed_error
 from .._core._wait import wait_events
 from .._socket._socket import Socket, ViewCloser
 
@@ -63,7 +65,7 @@ class _View:
     def _check_open(self) -> None:
         self._closer.check()
         if self._socket.closed:
-            raise trio.ClosedResourceError("the socket under this channel was closed")
+            raise closed_error("the socket under this channel was closed")
 
     def statistics(self) -> ChannelStatistics:
         engine = self._socket._engine
@@ -83,7 +85,7 @@ class _View:
     async def aclose(self) -> None:
         """:meth:`close`, then a checkpoint."""
         self.close()
-        await trio.lowlevel.checkpoint()
+        await _backend.current().checkpoint()
 
 
 @final
@@ -203,7 +205,7 @@ class MessageSendChannel(_View, trio.abc.SendChannel[T], Generic[T]):
         socket = self._socket
         checked = socket._check_batch([self._frames(value) for value in values])
         if not checked:
-            await trio.lowlevel.checkpoint()
+            await _backend.current().checkpoint()
             return 0
         sent: int = await socket._operate(
             SEND, socket._send_batch_attempt(checked, True), 0, self._closer
@@ -218,7 +220,9 @@ class MessageSendChannel(_View, trio.abc.SendChannel[T], Generic[T]):
         (another task may still take the slot first).
         """
         self._check_open()
-        await self._closer.interruptible(wait_events(self._socket._engine, zmq.POLLOUT))
+        await self._closer.interruptible(
+            _backend.current(), wait_events(self._socket._engine, zmq.POLLOUT)
+        )
 
     def _frames(self, value: T) -> Sequence[Any]:
         if self._serializer is None:

@@ -17,9 +17,10 @@ Nothing in here changes behaviour unless a test turns it on.
 from __future__ import annotations
 
 import dataclasses
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import trio
+if TYPE_CHECKING:
+    from ._backend import Backend
 
 
 @dataclasses.dataclass
@@ -60,17 +61,17 @@ variant = BrokenVariant()
 source: ChaosSource | None = None
 
 
-async def maybe_spurious_wakeup() -> bool:
+async def maybe_spurious_wakeup(backend: Backend) -> bool:
     """Return True (after a checkpoint) if chaos asks for a spurious wakeup."""
     if source is not None and source.spurious_wakeup():
-        await trio.lowlevel.checkpoint()
+        await backend.checkpoint()
         return True
     return False
 
 
-async def maybe_extra_checkpoint() -> None:
+async def maybe_extra_checkpoint(backend: Backend) -> None:
     if source is not None and source.extra_checkpoint():
-        await trio.lowlevel.checkpoint()
+        await backend.checkpoint()
 
 
 def forced_eagain() -> bool:

@@ -41,7 +41,6 @@ the tasks of the callers.
 
 from __future__ import annotations
 
-import contextlib
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Final, cast, final
@@ -50,7 +49,8 @@ import outcome
 import trio
 import zmq
 
-from . import _chaos
+from . import _backend, _chaos
+from ._exceptions import closed_error
 
 RECV: Final = 0
 SEND: Final = 1
@@ -83,30 +83,45 @@ def int_option(zsock: zmq.Socket[Any], option: int) -> int:
     return cast(int, zsock.getsockopt(option))
 
 
-def closed_error() -> trio.ClosedResourceError:
-    return trio.ClosedResourceError("the zmq socket was closed")
-
-
 @final
 class Waiter:
     """A task waiting for one operation on one socket."""
 
-    __slots__ = ("attempt", "directions", "is_probe", "queued", "result", "running", "task")
+    __slots__ = (
+        "attempt",
+        "backend",
+        "directions",
+        "event",
+        "is_probe",
+        "queued",
+        "result",
+        "running",
+        "task",
+        "woken",
+    )
 
     def __init__(
         self,
         attempt: Attempt,
         directions: tuple[int, ...],
         is_probe: bool,
+        backend: _backend.Backend,
     ) -> None:
         self.attempt = attempt
+        self.backend = backend
         #: The queues this waiter stands in (a poll for both directions
         #: stands in both, and is served by whichever becomes ready first).
         self.directions = directions
         #: A probe waiter's attempt calls no zmq function: it only looks at
         #: the events mask, which therefore must be fresh when it runs.
         self.is_probe = is_probe
-        self.task = trio.lowlevel.current_task()
+        #: The trio task (TRIO backend) to reschedule; the event a parked
+        #: task sleeps on (ANYIO backend).
+        self.task = backend.current_task()
+        self.event: Any = None
+        #: Set when an ANYIO waiter is woken, cleared when it resumes: still
+        #: set when it leaves means it was cancelled before acting on it.
+        self.woken = False
         #: True while its task runs engine code (so it cannot be
         #: rescheduled); False while it is parked or sleeping on the fd.
         self.running = True
@@ -126,12 +141,12 @@ class Engine:
     """
 
     __slots__ = (
-        "_watch_scope",
         "closed",
         "fd",
         "handle",
         "pinned",
         "queues",
+        "watch_scope",
         "watcher",
         "zsock",
     )
@@ -149,8 +164,9 @@ class Engine:
         #: The waiter whose task watches the fd (or has been handed that
         #: role and will start watching when it next runs).
         self.watcher: Waiter | None = None
-        #: The cancel scope around the watcher's fd wait, while it sleeps.
-        self._watch_scope: trio.CancelScope | None = None
+        #: The cancel scope (trio's or anyio's) around the watcher's fd
+        #: wait, while it sleeps; cancelling it pokes the watcher.
+        self.watch_scope: Any = None
 
     # ------------------------------------------------------------------
     # Serving
@@ -213,10 +229,12 @@ class Engine:
         called_zmq = False
         while queue:
             waiter = queue[0]
-            if waiter is self.watcher and not waiter.running:
-                # The watcher is not parked, so it cannot be rescheduled:
-                # wake it and let it serve itself (and the rest).
-                self._poke_watcher()
+            if not waiter.running and (waiter is self.watcher or not waiter.backend.serves_parked):
+                # The watcher is not parked, so it cannot be rescheduled;
+                # and on asyncio no parked task is handed a result, since a
+                # cancellation could still overtake it.  Wake it and let it
+                # serve itself (and the rest).
+                self._wake(waiter)
                 return called_zmq, True
             if waiter.is_probe and called_zmq:
                 # An attempt ran since `events` was read, and a probe answers
@@ -249,13 +267,20 @@ class Engine:
             # Served from its own task (see _serve_queue): no reschedule.
             waiter.result = result
         else:
-            trio.lowlevel.reschedule(waiter.task, result)
+            waiter.backend.wake(waiter, result)
+
+    def _wake(self, waiter: Waiter) -> None:
+        """Make a waiting task look again (it serves itself when it runs)."""
+        if waiter is self.watcher:
+            self._poke_watcher()
+        else:
+            waiter.backend.wake(waiter, outcome.Value(_backend.WAKE))
 
     def _poke_watcher(self) -> None:
         # None while the watcher is between fd waits or has been handed the
         # role but not yet run: it serves before it sleeps, so no poke needed.
-        if self._watch_scope is not None:
-            self._watch_scope.cancel()
+        if self.watch_scope is not None:
+            self.watch_scope.cancel()
 
     # ------------------------------------------------------------------
     # Waiting
@@ -266,18 +291,19 @@ class Engine:
     ) -> Any:
         """Wait until ``attempt`` succeeds, then return its result.
 
-        The caller has already executed a cancel point (trio's
-        ``checkpoint_if_cancelled``); this method guarantees a schedule
-        point, and the cancel rule: it either returns the attempt's result
-        or raises Cancelled with the attempt never having succeeded.
+        The caller has already executed the backend's cancel point
+        (``before_operation``); this method guarantees a schedule point, and
+        the cancel rule: it either returns the attempt's result or raises
+        the loop's cancellation with the attempt never having succeeded.
 
         Raises:
-          trio.ClosedResourceError: if the socket is or gets closed.
+          ClosedResourceError: if the socket is or gets closed.
           Exception: whatever the attempt raised, other than zmq.Again.
         """
         if self.closed:
             raise closed_error()
-        waiter = Waiter(attempt, directions, is_probe)
+        backend = _backend.current()
+        waiter = Waiter(attempt, directions, is_probe, backend)
         for direction in directions:
             self.queues[direction].append(waiter)
         waiter.queued = True
@@ -285,51 +311,44 @@ class Engine:
         try:
             if self.watcher is None:
                 self.watcher = waiter
-            else:
-                # The caller's failed attempt may have eaten the edge the
-                # watcher sleeps on: serve now that we stand in the queue.
-                self.serve()
-                if waiter.result is None:
-                    waiter.running = False
-                    signal = await trio.lowlevel.wait_task_rescheduled(self._abort_fn(waiter))
-                    waiter.running = True
-                    scheduled = True
-                    if signal is not _WATCH:
-                        return signal
-                    # We were handed the watcher role and are still queued.
-            while not self._served(waiter):
-                # We are the watcher.
+            while True:
                 if self.closed:
                     raise closed_error()
+                # A newcomer's failed attempt may have eaten the edge the
+                # watcher sleeps on, and a woken or newly appointed watcher
+                # must look before it sleeps: serve now that we stand in
+                # the queue.
                 self.serve()
                 if self._served(waiter):
                     break
                 # Not running from here until we resume: a serving task must
-                # poke us, never run our attempt for us (we could be
-                # cancelled before we saw its result).
+                # wake the watcher (and, on asyncio, anyone), never run its
+                # attempt for it: it could be cancelled before it saw the
+                # result.
                 waiter.running = False
                 try:
-                    if not await _chaos.maybe_spurious_wakeup():
-                        with trio.CancelScope() as scope:
-                            self._watch_scope = scope
-                            try:
-                                await trio.lowlevel.wait_readable(self.fd)
-                            except trio.ClosedResourceError:
-                                raise closed_error() from None
-                            finally:
-                                self._watch_scope = None
+                    if waiter is self.watcher:
+                        if not await _chaos.maybe_spurious_wakeup(backend):
+                            await backend.sleep_on_fd(self)
+                        signal: Any = _backend.WAKE
+                    else:
+                        signal = await backend.park(waiter, self._abort_fn(waiter))
+                        waiter.woken = False
                 finally:
                     waiter.running = True
                 scheduled = True
+                if signal is not _backend.WAKE and signal is not _WATCH:
+                    return signal  # served by another task (trio only)
+                # Woken to look again, or handed the watcher role.
         finally:
             self._leave(waiter)
         return await self._checkpointed(waiter, scheduled)
 
     async def _checkpointed(self, waiter: Waiter, scheduled: bool) -> Any:
         """The result of a waiter served in its own task, after a schedule
-        point if it has not had one (trio's rule for every async call)."""
+        point if it has not had one (the loop's rule for every async call)."""
         if not scheduled:
-            await trio.lowlevel.cancel_shielded_checkpoint()
+            await waiter.backend.after_operation()
         assert waiter.result is not None
         return waiter.result.unwrap()
 
@@ -339,7 +358,7 @@ class Engine:
         # type checker's back.
         return waiter.result is not None
 
-    def _abort_fn(self, waiter: Waiter) -> Callable[[Any], trio.lowlevel.Abort]:
+    def _abort_fn(self, waiter: Waiter) -> Callable[[Any], Any]:
         def abort(_: object) -> trio.lowlevel.Abort:
             self._dequeue(waiter)
             return trio.lowlevel.Abort.SUCCEEDED
@@ -347,21 +366,33 @@ class Engine:
         return abort
 
     def _leave(self, waiter: Waiter) -> None:
-        """Drop a waiter that stops waiting; pass the fd on if it watched."""
-        # Still queued if it was cancelled while watching, or raised before
-        # parking: either way it was never served.
+        """Drop a waiter that stops waiting; pass the fd on if it watched,
+        and pass a wake-up on if it was woken but leaves without serving."""
+        # Still queued if it was cancelled while watching or while woken,
+        # or raised before parking: either way it was never served.
+        was_queued = waiter.queued
         self._dequeue(waiter)
-        if waiter is not self.watcher:
+        if self.closed:
+            if waiter is self.watcher:
+                self.watcher = None
             return
-        self.watcher = None
-        if self.closed or _chaos.variant.no_handover:
-            return
-        for queue in self.queues:
-            if queue:
-                successor = queue[0]
-                self.watcher = successor
-                trio.lowlevel.reschedule(successor.task, outcome.Value(_WATCH))
+        if waiter is self.watcher:
+            self.watcher = None
+            if _chaos.variant.no_handover:
                 return
+            for queue in self.queues:
+                if queue:
+                    successor = queue[0]
+                    self.watcher = successor
+                    successor.backend.wake(successor, outcome.Value(_WATCH))
+                    break
+        if waiter.woken and was_queued:
+            # Woken because the socket was ready for it (asyncio), but
+            # cancelled before it could act: whoever is now first in line
+            # must look instead, or the readiness is lost.
+            for queue in self.queues:
+                if queue and not queue[0].running:
+                    self._wake(queue[0])
 
     # ------------------------------------------------------------------
     # Closing
@@ -381,9 +412,7 @@ class Engine:
             # watcher through its private scope, never through the fd.
             self._poke_watcher()
         elif not _chaos.variant.no_notify_closing:
-            # RuntimeError outside trio.run, where nobody can wait on the fd.
-            with contextlib.suppress(RuntimeError):
-                trio.lowlevel.notify_closing(self.fd)
+            _backend.notify_closing(self.fd)
         for queue in self.queues:
             while queue:
                 waiter = queue.popleft()
@@ -394,4 +423,4 @@ class Engine:
                     # The watcher wakes through notify_closing (or, if it
                     # was only handed the role, sees `closed` when it runs).
                     continue
-                trio.lowlevel.reschedule(waiter.task, outcome.Error(closed_error()))
+                waiter.backend.wake(waiter, outcome.Error(closed_error()))

@@ -11,7 +11,8 @@ from typing import Any
 
 import zmq
 
-from ._engine import Engine, closed_error
+from ._engine import Engine
+from ._exceptions import closed_error
 
 _engines: dict[int, Engine] = {}
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-import trio
 import zmq
 
-from . import _registry
-from ._engine import RECV, SEND, Engine, closed_error, read_events
+from . import _backend, _registry
+from ._engine import RECV, SEND, Engine, read_events
+from ._exceptions import closed_error
 
 
 class HasZmqSocket(Protocol):
@@ -98,8 +98,9 @@ async def wait_events(engine: Engine, mask: int) -> int:
     A checkpoint in every case.  A newcomer does not overtake tasks already
     waiting in the same direction.
     """
+    backend = _backend.current()
     try:
-        await trio.lowlevel.checkpoint_if_cancelled()
+        await backend.before_operation()
         if engine.closed:
             raise closed_error()
         directions = _DIRECTIONS[mask]
@@ -108,7 +109,7 @@ async def wait_events(engine: Engine, mask: int) -> int:
             ready: int = read_events(engine.zsock) & mask
             if ready:
                 engine.after_operation()
-                await trio.lowlevel.cancel_shielded_checkpoint()
+                await backend.after_operation()
                 return ready
             # Not ready: engine.wait() serves once we stand in the queue,
             # which covers the edge our read may have eaten.

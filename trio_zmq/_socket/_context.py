@@ -5,9 +5,12 @@ from __future__ import annotations
 import threading
 from typing import Any, final
 
-import trio
+import anyio
+import anyio.to_thread
 import zmq
 
+from .._core import _backend
+from .._core._exceptions import closed_error
 from ._errors import check_socket_type
 from ._socket import Socket
 
@@ -56,7 +59,7 @@ class Context:
         """
         kind = check_socket_type(socket_type)
         if self._zctx.closed:
-            raise trio.ClosedResourceError("the context is closed")
+            raise closed_error("the context is closed")
         zsock: zmq.Socket[Any] = self._zctx.socket(kind, socket_class=zmq.Socket)
         try:
             sock = Socket(zsock, _context=self)
@@ -84,11 +87,11 @@ class Context:
         either way, as trio's closing rule demands.
         """
         if self._zctx.closed:
-            await trio.lowlevel.checkpoint()
+            await _backend.current().checkpoint()
             return
         try:
-            await trio.to_thread.run_sync(self._term_once, abandon_on_cancel=True)
-        except trio.Cancelled:
+            await anyio.to_thread.run_sync(self._term_once, abandon_on_cancel=True)
+        except anyio.get_cancelled_exc_class():
             # trio's rule for closing: cancelled or not, the resource ends.
             # If the worker thread never started, terminate in a thread of
             # our own (termination may block while sockets linger).

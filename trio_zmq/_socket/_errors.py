@@ -7,7 +7,8 @@ from typing import Any, NoReturn
 
 import zmq
 
-from .._core._engine import Engine, closed_error
+from .._core._engine import Engine
+from .._core._exceptions import closed_error
 
 #: Draft socket types that are thread-safe and therefore have no ZMQ_FD.
 _FDLESS_TYPES = frozenset(

@@ -20,12 +20,12 @@ import pickle
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, final, overload
 
-import trio
 import zmq
 from zmq.utils import jsonapi
 
-from .._core import _chaos, _registry
-from .._core._engine import RECV, SEND, Attempt, Engine, closed_error, int_option, read_events
+from .._core import _backend, _chaos, _registry
+from .._core._engine import RECV, SEND, Attempt, Engine, int_option, read_events
+from .._core._exceptions import WouldBlock, closed_error
 from .._core._wait import check_events, wait_events
 from ._errors import check_frame, check_multipart, check_socket_type, raise_translated
 
@@ -159,7 +159,7 @@ class Socket:
     async def aclose(self) -> None:
         """Close the socket (see :meth:`close`); always a checkpoint."""
         self.close()
-        await trio.lowlevel.checkpoint()
+        await _backend.current().checkpoint()
 
     async def __aenter__(self) -> Socket:
         return self
@@ -295,12 +295,13 @@ class Socket:
         zmq.Again if it would block.  ``view`` is the channel view the call
         came through, whose close() must interrupt the wait.
         """
-        await trio.lowlevel.checkpoint_if_cancelled()
+        backend = _backend.current()
+        await backend.before_operation()
         engine = self._engine
         if engine.closed:
             raise closed_error()
         if _chaos.source is not None:
-            await _chaos.maybe_extra_checkpoint()
+            await _chaos.maybe_extra_checkpoint(backend)
         if (
             not engine.queues[direction] or _chaos.variant.newcomer_overtakes
         ) and not _chaos.forced_eagain():
@@ -317,31 +318,31 @@ class Socket:
             else:
                 engine.after_operation()
                 if direction == RECV and _chaos.variant.checkpoint_after_recv:
-                    await trio.lowlevel.checkpoint()  # broken: may drop the message
+                    await backend.checkpoint()  # broken: may drop the message
                 else:
-                    await trio.lowlevel.cancel_shielded_checkpoint()
+                    await backend.after_operation()
                 return result
         if flags & _NOBLOCK:
             # pyzmq semantics: NOBLOCK means raise instead of waiting.
-            await trio.lowlevel.cancel_shielded_checkpoint()
+            await backend.after_operation()
             raise zmq.Again()
         if view is None:
-            return await self._wait(direction, attempt)
-        return await view.interruptible(self._wait(direction, attempt))
+            return await self._wait(backend, direction, attempt)
+        return await view.interruptible(backend, self._wait(backend, direction, attempt))
 
-    async def _wait(self, direction: int, attempt: Attempt) -> Any:
+    async def _wait(self, backend: _backend.Backend, direction: int, attempt: Attempt) -> Any:
         engine = self._engine
         timeout_ms = int_option(self._zsock, _TIMEOUT_OPTION[direction])
         if timeout_ms < 0:
             result = await engine.wait(attempt, (direction,))
         else:
             # RCVTIMEO / SNDTIMEO: raise zmq.Again after that long, as pyzmq.
-            with trio.move_on_after(timeout_ms / 1000) as scope:
+            with backend.move_on_after(timeout_ms / 1000) as scope:
                 result = await engine.wait(attempt, (direction,))
             if scope.cancelled_caught:
                 raise zmq.Again()
         if direction == RECV and _chaos.variant.checkpoint_after_recv:
-            await trio.lowlevel.checkpoint()  # broken: may drop the message
+            await backend.checkpoint()  # broken: may drop the message
         return result
 
     def _nowait(self, direction: int, attempt: Attempt) -> Any:
@@ -350,11 +351,11 @@ class Socket:
         if engine.closed:
             raise closed_error()
         if engine.queues[direction] and not _chaos.variant.newcomer_overtakes:
-            raise trio.WouldBlock  # others are waiting ahead of us
+            raise WouldBlock  # others are waiting ahead of us
         try:
             return attempt(0)
         except zmq.Again:
-            raise trio.WouldBlock from None
+            raise WouldBlock from None
         except zmq.ZMQError as exc:
             raise_translated(exc, engine)
         finally:
@@ -729,7 +730,7 @@ class Socket:
     async def _send_checked(self, checked: list[Sequence[Any]], copy: bool) -> int:
         if not checked:
             self._check_open()
-            await trio.lowlevel.checkpoint()
+            await _backend.current().checkpoint()
             return 0
         sent: int = await self._operate(SEND, self._send_batch_attempt(checked, copy), 0)
         return sent
@@ -763,11 +764,12 @@ class Socket:
         self._check_open()
         if timeout is None or timeout < 0:
             return await wait_events(self._engine, flags)
+        backend = _backend.current()
         if timeout == 0:
             # A probe, not a wait (but still a checkpoint).
-            await trio.lowlevel.checkpoint()
+            await backend.checkpoint()
             return self._call(read_events, self._zsock) & flags
-        with trio.move_on_after(timeout / 1000):
+        with backend.move_on_after(timeout / 1000):
             return await wait_events(self._engine, flags)
         return 0
 
@@ -835,14 +837,14 @@ class ViewCloser:
 
     def __init__(self) -> None:
         self.closed = False
-        self._scopes: set[trio.CancelScope] = set()
+        self._scopes: set[Any] = set()  # trio's or anyio's cancel scopes
 
     def check(self) -> None:
         if self.closed:
-            raise trio.ClosedResourceError("this channel view was closed")
+            raise closed_error("this channel view was closed")
 
-    async def interruptible(self, wait: Awaitable[R]) -> R:
-        with trio.CancelScope() as scope:
+    async def interruptible(self, backend: _backend.Backend, wait: Awaitable[R]) -> R:
+        with backend.cancel_scope() as scope:
             self._scopes.add(scope)
             try:
                 return await wait
@@ -850,7 +852,7 @@ class ViewCloser:
                 self._scopes.discard(scope)
         # Reached only when close() cancelled the scope (and nothing else):
         # the wait was aborted before its operation happened.
-        raise trio.ClosedResourceError("this channel view was closed")
+        raise closed_error("this channel view was closed")
 
     def close(self) -> None:
         self.closed = True

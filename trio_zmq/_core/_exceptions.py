@@ -1,0 +1,41 @@
+"""Exceptions that trio code and anyio code both recognise.
+
+Each class derives from trio's exception *and* anyio's of the same meaning,
+so ``except trio.ClosedResourceError`` and ``except anyio.ClosedResourceError``
+both catch what trio_zmq raises, whichever event loop runs the code.  trio
+and anyio define these as plain ``Exception`` subclasses, so the double
+inheritance is sound.
+"""
+
+from __future__ import annotations
+
+from typing import final
+
+import anyio
+import trio
+
+
+@final
+class ClosedResourceError(trio.ClosedResourceError, anyio.ClosedResourceError):
+    """The socket, channel view or context is closed (or was closed while
+    the task waited on it)."""
+
+
+@final
+class WouldBlock(trio.WouldBlock, anyio.WouldBlock):
+    """A ``*_nowait`` operation could not proceed without waiting."""
+
+
+@final
+class EndOfStream(trio.EndOfChannel, anyio.EndOfStream):
+    """The end of a stream of messages.
+
+    ZeroMQ has no end-of-stream of its own, so trio_zmq never raises this by
+    itself: a channel's deserializer raises it when it meets your protocol's
+    end marker, and ``async for`` over the channel then ends cleanly, under
+    trio and under anyio alike.
+    """
+
+
+def closed_error(what: str = "the zmq socket was closed") -> ClosedResourceError:
+    return ClosedResourceError(what)
