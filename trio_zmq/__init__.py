@@ -7,10 +7,16 @@ Layers, bottom up:
 * :class:`Context` and :class:`Socket` -- pyzmq's API with trio's rules
   (``trio_zmq._socket``);
 * :class:`MessageReceiveChannel` / :class:`MessageSendChannel` -- sockets as
-  trio channels (``trio_zmq._channels``).
+  trio channels and anyio object streams (``trio_zmq._channels``).
+
+Everything runs under trio, and under anyio on either of its backends (trio
+or asyncio).  The exceptions raised derive from trio's *and* anyio's
+(:class:`ClosedResourceError`, :class:`WouldBlock`, :class:`EndOfStream`).
 """
 
+from ._channels._attributes import ZMQAttribute
 from ._channels._channels import ChannelStatistics, MessageReceiveChannel, MessageSendChannel
+from ._core._exceptions import ClosedResourceError, EndOfStream, WouldBlock
 from ._core._wait import probe, wait_readable, wait_writable
 from ._socket._context import Context
 from ._socket._socket import Socket
@@ -19,10 +25,14 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ChannelStatistics",
+    "ClosedResourceError",
     "Context",
+    "EndOfStream",
     "MessageReceiveChannel",
     "MessageSendChannel",
     "Socket",
+    "WouldBlock",
+    "ZMQAttribute",
     "__version__",
     "probe",
     "wait_readable",

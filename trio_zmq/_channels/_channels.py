@@ -1,4 +1,4 @@
-"""Layer 3: sockets seen as trio channels.
+"""Layer 3: sockets seen as trio channels and anyio object streams.
 
 A channel here is a *view* of a socket, not a buffer: the queue is the FIFO
 of tasks waiting in ``receive()`` / ``send()`` inside the engine, and the only
@@ -9,15 +9,30 @@ calls blocked in it at that moment, raise :exc:`trio.ClosedResourceError` --
 while the socket and its other views stay usable.  Closing the socket closes
 every view.  ZeroMQ has no end-of-stream, so ``async for`` over a receive
 view runs until the view or the socket is closed; end a stream with a
-message of your protocol's own.
+message of your protocol's own, for which the deserializer raises
+:exc:`trio_zmq.EndOfStream`.
+
+Each view is both a trio channel (``trio.abc.ReceiveChannel`` /
+``SendChannel``) and an anyio object stream (``ObjectReceiveStream`` /
+``ObjectSendStream``), with the socket's type, fd and endpoints as anyio
+typed attributes (:class:`ZMQAttribute`).  Why the *reliable* stream
+interfaces, when some socket types drop messages: ZeroMQ delivers whole
+messages, in order and without duplicates, from each peer, for every socket
+type; where a socket drops (a PUB or XPUB at its high-water mark, a ROUTER
+sending to an unknown peer without ROUTER_MANDATORY, ZMQ_CONFLATE) it does so
+at a point the application configured, not at random in transit as a
+datagram socket would, and the view cannot know the socket's options ahead.
+The socket type is one ``extra(ZMQAttribute.socket_type)`` away for code
+that needs to tell.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar, final
 
+import anyio.abc
 import trio
 import zmq
 
@@ -26,6 +41,7 @@ from .._core._engine import RECV, SEND
 from .._core._exceptions import closed_error
 from .._core._wait import wait_events
 from .._socket._socket import Socket, ViewCloser
+from ._attributes import ZMQAttribute
 
 T = TypeVar("T")
 
@@ -78,6 +94,21 @@ class _View:
             socket_closed=self._socket.closed,
         )
 
+    @property
+    def extra_attributes(self) -> Mapping[Any, Callable[[], Any]]:
+        """anyio's typed attributes (see :class:`ZMQAttribute`)."""
+        socket = self._socket
+        return {
+            ZMQAttribute.socket: lambda: socket,
+            ZMQAttribute.socket_type: lambda: socket.type,
+            ZMQAttribute.fd: socket.fileno,
+            ZMQAttribute.endpoints: self._open_endpoints,
+        }
+
+    def _open_endpoints(self) -> tuple[str, ...]:
+        self._socket._check_open()
+        return self._socket.endpoints
+
     def close(self) -> None:
         """Close this view (not the socket); blocked calls in it are woken."""
         self._closer.close()
@@ -89,8 +120,11 @@ class _View:
 
 
 @final
-class MessageReceiveChannel(_View, trio.abc.ReceiveChannel[T], Generic[T]):
-    """A socket's receiving side as a :class:`trio.abc.ReceiveChannel`.
+class MessageReceiveChannel(
+    _View, trio.abc.ReceiveChannel[T], anyio.abc.ObjectReceiveStream[T], Generic[T]
+):
+    """A socket's receiving side as a :class:`trio.abc.ReceiveChannel` and
+    an :class:`anyio.abc.ObjectReceiveStream`.
 
     Made by :meth:`trio_zmq.Socket.receive_channel`.  Each item is one
     multipart message, passed through the deserializer if there is one.  A
@@ -154,8 +188,11 @@ class MessageReceiveChannel(_View, trio.abc.ReceiveChannel[T], Generic[T]):
 
 
 @final
-class MessageSendChannel(_View, trio.abc.SendChannel[T], Generic[T]):
-    """A socket's sending side as a :class:`trio.abc.SendChannel`.
+class MessageSendChannel(
+    _View, trio.abc.SendChannel[T], anyio.abc.ObjectSendStream[T], Generic[T]
+):
+    """A socket's sending side as a :class:`trio.abc.SendChannel` and an
+    :class:`anyio.abc.ObjectSendStream`.
 
     Made by :meth:`trio_zmq.Socket.send_channel`.  Each item becomes one
     multipart message, through the serializer if there is one; serialization

@@ -39,6 +39,9 @@ class BrokenVariant:
     no_notify_closing: bool = False
     #: Newcomers try the operation even while others are parked.
     newcomer_overtakes: bool = False
+    #: (anyio path) A task woken to serve itself but cancelled before it
+    #: ran does not pass the wake-up on.
+    no_wake_passon: bool = False
 
     def names(self) -> list[str]:
         return [f.name for f in dataclasses.fields(self) if getattr(self, f.name)]

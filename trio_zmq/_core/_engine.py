@@ -386,7 +386,7 @@ class Engine:
                     self.watcher = successor
                     successor.backend.wake(successor, outcome.Value(_WATCH))
                     break
-        if waiter.woken and was_queued:
+        if waiter.woken and was_queued and not _chaos.variant.no_wake_passon:
             # Woken because the socket was ready for it (asyncio), but
             # cancelled before it could act: whoever is now first in line
             # must look instead, or the readiness is lost.

@@ -40,7 +40,7 @@ R = TypeVar("R")
 _NOBLOCK = int(zmq.NOBLOCK)
 #: The socket option holding the pyzmq-style timeout of each direction.
 _TIMEOUT_OPTION = (int(zmq.RCVTIMEO), int(zmq.SNDTIMEO))
-_OWN_ATTRIBUTES = frozenset({"_zsock", "_engine", "_context", "_type"})
+_OWN_ATTRIBUTES = frozenset({"_zsock", "_engine", "_context", "_type", "_endpoints"})
 
 
 @final
@@ -57,12 +57,13 @@ class Socket:
     either its operation happened or it raised :exc:`trio.Cancelled`.
     """
 
-    __slots__ = ("__weakref__", "_context", "_engine", "_type", "_zsock")
+    __slots__ = ("__weakref__", "_context", "_endpoints", "_engine", "_type", "_zsock")
 
     _zsock: zmq.Socket[Any]
     _engine: Engine
     _context: Context | None
     _type: zmq.SocketType
+    _endpoints: list[str]
 
     def __init__(self, zsock: zmq.Socket[Any], *, _context: Context | None = None) -> None:
         """Use :meth:`Context.socket` or :meth:`Socket.from_socket` instead."""
@@ -82,6 +83,9 @@ class Socket:
         object.__setattr__(self, "_engine", engine)
         object.__setattr__(self, "_context", _context)
         object.__setattr__(self, "_type", kind)
+        # Endpoints bound or connected through this wrapper (libzmq cannot
+        # list them); for anyio's typed attributes and for repr().
+        object.__setattr__(self, "_endpoints", [])
 
     @classmethod
     def from_socket(cls, zsock: zmq.Socket[Any]) -> Socket:
@@ -204,19 +208,34 @@ class Socket:
         """
         _check_endpoint(addr)
         self._call(self._zsock.bind, addr)
+        # The resolved address: a wildcard port or interface becomes real.
+        self._endpoints.append(self._call(self._zsock.get_string, zmq.LAST_ENDPOINT) or addr)
 
     def connect(self, addr: str) -> None:
         """Connect to ``addr``; see :meth:`bind` for the errors."""
         _check_endpoint(addr)
         self._call(self._zsock.connect, addr)
+        self._endpoints.append(addr)
 
     def unbind(self, addr: str) -> None:
         _check_endpoint(addr)
         self._call(self._zsock.unbind, addr)
+        self._forget_endpoint(addr)
 
     def disconnect(self, addr: str) -> None:
         _check_endpoint(addr)
         self._call(self._zsock.disconnect, addr)
+        self._forget_endpoint(addr)
+
+    def _forget_endpoint(self, addr: str) -> None:
+        if addr in self._endpoints:
+            self._endpoints.remove(addr)
+
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        """The endpoints bound or connected through this object, in order
+        (bound ones as resolved, e.g. with the port a wildcard got)."""
+        return tuple(self._endpoints)
 
     def bind_to_random_port(
         self,
@@ -227,7 +246,9 @@ class Socket:
     ) -> int:
         """Bind to a random port of ``addr`` (e.g. ``tcp://127.0.0.1``)."""
         _check_endpoint(addr)
-        return self._call(self._zsock.bind_to_random_port, addr, min_port, max_port, max_tries)
+        port = self._call(self._zsock.bind_to_random_port, addr, min_port, max_port, max_tries)
+        self._endpoints.append(f"{addr}:{port}")
+        return port
 
     def get(self, option: int) -> Any:
         """getsockopt; reading ZMQ_EVENTS also serves waiters it unblocks."""
