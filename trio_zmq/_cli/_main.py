@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import trio
 
-from . import _bench, _demo
+from . import _bench, _demo, _engines
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,6 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
         "against a blocking-pyzmq peer process; prints ratios within the run.",
     )
     _bench.add_arguments(bench)
+    engines = commands.add_parser(
+        "engines",
+        help="compare the engine's trio-native path with its anyio path (trio and asyncio)",
+    )
+    engines.add_argument("--rounds", type=_positive, default=5, help="rounds (5)")
+    engines.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
     return parser
 
 
@@ -60,6 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0 if summary.ok else 1
     if args.command == "bench":
         return _bench.main(args)
+    if args.command == "engines":
+        return _engines.main(args.rounds, args.quick)
     raise AssertionError(f"unhandled command {args.command!r}")  # argparse prevents this
 
 
