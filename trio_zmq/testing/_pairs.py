@@ -8,7 +8,7 @@ import os
 import tempfile
 from collections.abc import AsyncIterator
 
-import trio
+import anyio
 import zmq
 
 from .._socket._context import Context
@@ -57,7 +57,7 @@ async def socket_pair(
     (and the context, if this made it) are closed on exit.
 
     Raises:
-      trio.TooSlowError: the pair did not become ready within ``timeout`` s.
+      TimeoutError: the pair did not become ready within ``timeout`` s.
     """
     async with contextlib.AsyncExitStack() as stack:
         if context is None:
@@ -70,7 +70,7 @@ async def socket_pair(
         connected.connect(address)
         if bind_type in (zmq.PUB, zmq.XPUB):
             connected.subscribe(b"")
-            with trio.fail_after(timeout):
+            with anyio.fail_after(timeout):
                 await sync_pub_sub(bound, connected)
         yield bound, connected
 
@@ -85,7 +85,7 @@ async def sync_pub_sub(pub: Socket, sub: Socket, *, interval: float = 0.01) -> N
     marker = b"\x00trio-zmq-sync"
     while True:
         await pub.send(marker)
-        with trio.move_on_after(interval):
+        with anyio.move_on_after(interval):
             if await sub.recv() == marker:
                 break
     # Drain markers still in flight.
