@@ -23,7 +23,7 @@ from anyio.streams.stapled import StapledObjectStream
 
 import trio_zmq
 from trio_zmq._core import _backend, _chaos
-from trio_zmq._core._engine import RECV, SEND
+from trio_zmq._core._engine import _WAKE_AHEAD, RECV, SEND
 
 from .conftest import ON_EVERY_LOOP, assert_schedule_point, bind, pair
 
@@ -175,23 +175,26 @@ async def test_rcvtimeo_raises_again(ctx: trio_zmq.Context, endpoint: str) -> No
 async def test_cancel_between_wake_and_resume_passes_the_wake_on(
     ctx: trio_zmq.Context, inproc: str, flavour: str, broken: bool
 ) -> None:
-    """On the anyio path a parked receiver is *woken* to take a message
-    itself.  asyncio can cancel a task whose wake-up is already on its way
-    (``task.cancel()``; anyio's own cancel scopes wait until it has run).
-    Then the next receiver must be woken instead, or the message sits in
-    the socket with a task parked.  On trio (either engine path) a woken
-    task cannot be cancelled before it runs: B takes its message.
+    """On the anyio path parked receivers are *woken* (the head and a few
+    behind it) to take a message themselves.  asyncio can cancel a task
+    whose wake-up is already on its way (``task.cancel()``; anyio's own
+    cancel scopes wait until it has run).  Then the next receiver must be
+    woken instead, or the message sits in the socket with a task parked.  On
+    trio (either engine path) a woken task cannot be cancelled before it
+    runs: the first receivers take the messages.
 
     Construction (deterministic): the watcher waits for POLLOUT on a PULL
-    socket (never writable), receivers B then C park; then, without
-    yielding, two messages are sent, a probe serves the queue (waking B)
-    and B is cancelled.
+    socket (never writable); the receivers R0..Rn park, one more than the
+    engine wakes at once; then, without yielding, two messages are sent, a
+    probe serves the queue (waking R0..Rn-1) and the woken are cancelled.
     """
     if broken and flavour != "asyncio":
         pytest.skip("on trio nothing can cancel a woken task before it runs")
     pull, push, _ = pair(ctx, zmq.PULL, zmq.PUSH, inproc)
     engine = pull._engine
-    scopes = {name: anyio.CancelScope() for name in "WBC"}
+    names = [f"R{i}" for i in range(_WAKE_AHEAD + 1)]
+    last = names[-1]
+    scopes = {name: anyio.CancelScope() for name in ["W", *names]}
     got: dict[str, bytes] = {}
     tasks: dict[str, asyncio.Task[object] | None] = {}
 
@@ -219,47 +222,47 @@ async def test_cancel_between_wake_and_resume_passes_the_wake_on(
             async with anyio.create_task_group() as tg:
                 tg.start_soon(watcher)
                 await anyio.wait_all_tasks_blocked()
-                tg.start_soon(receiver, "B")
-                await anyio.wait_all_tasks_blocked()
-                tg.start_soon(receiver, "C")
-                await anyio.wait_all_tasks_blocked()
+                for name in names:
+                    tg.start_soon(receiver, name)
+                    await anyio.wait_all_tasks_blocked()
                 assert engine.watcher is not None
                 assert engine.queues[SEND][0] is engine.watcher
-                assert len(engine.queues[RECV]) == 2
+                assert len(engine.queues[RECV]) == len(names)
                 # One synchronous stretch: nobody else runs in between.
                 push.send_nowait(b"1")
                 push.send_nowait(b"2")
                 trio_zmq.probe(pull)
+                woken = [w.woken for w in engine.queues[RECV]]
                 if flavour == "trio":
-                    # B and C were served in place: nothing left to cancel.
-                    assert not engine.queues[RECV]
+                    # R0 and R1 were served in place: nothing to cancel.
+                    assert len(engine.queues[RECV]) == len(names) - 2
+                    assert not any(woken)
                 else:
-                    assert engine.queues[RECV][0].woken
-                b_task = tasks.get("B")
-                if b_task is not None:
-                    b_task.cancel()  # asyncio's own cancellation
-                else:
-                    scopes["B"].cancel()
+                    assert woken == [True] * _WAKE_AHEAD + [False]
+                for name in names[:-1]:
+                    task = tasks.get(name)
+                    if task is not None:
+                        task.cancel()  # asyncio's own cancellation
                 # inproc has no I/O thread: once every task is blocked,
                 # nothing more will happen by itself.
                 await anyio.wait_all_tasks_blocked()
-                still_parked = len(engine.queues[RECV])
-                scopes["W"].cancel()
-                scopes["C"].cancel()
+                still_parked = [w.task for w in engine.queues[RECV]]
+                tg.cancel_scope.cancel()
     finally:
         _chaos.variant.no_wake_passon = False
     if broken:
-        assert still_parked == 1, "the broken engine should leave C parked"
+        assert len(still_parked) == 1, "the broken engine should leave the last parked"
         assert got == {}
         return
-    assert still_parked == 0
-    # The cancel rule: B has either its message or nothing; none is lost.
+    # The cancel rule: a receiver has its message or nothing; none is lost.
     rest = [pull.recv_nowait() for _ in range(2 - len(got))]
     assert sorted([*got.values(), *rest]) == [b"1", b"2"]
     if flavour == "asyncio":
-        assert got == {"C": b"1"}  # B was cancelled before it took anything
+        assert still_parked == []
+        assert got == {last: b"1"}  # the woken were cancelled before acting
     else:
-        assert got == {"B": b"1", "C": b"2"}
+        assert got == {"R0": b"1", "R1": b"2"}
+        assert len(still_parked) == len(names) - 2
 
 
 async def test_plain_asyncio_cancellations_lose_nothing(flavour: str) -> None:

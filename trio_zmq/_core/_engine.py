@@ -57,6 +57,9 @@ SEND: Final = 1
 #: The ZMQ_EVENTS bit that makes each direction's queue serviceable.
 DIRECTION_FLAGS: Final = (int(zmq.POLLIN), int(zmq.POLLOUT))
 
+#: How many parked waiters of one queue the anyio path wakes at once.
+_WAKE_AHEAD: Final = 8
+
 #: An attempt gets the current ZMQ_EVENTS mask; it either performs its
 #: operation without blocking and returns the result, or raises zmq.Again.
 Attempt = Callable[[int], Any]
@@ -235,6 +238,8 @@ class Engine:
                 # cancellation could still overtake it.  Wake it and let it
                 # serve itself (and the rest).
                 self._wake(waiter)
+                if waiter is not self.watcher:
+                    self._wake_ahead(queue)
                 return called_zmq, True
             if waiter.is_probe and called_zmq:
                 # An attempt ran since `events` was read, and a probe answers
@@ -268,6 +273,23 @@ class Engine:
             waiter.result = result
         else:
             waiter.backend.wake(waiter, result)
+
+    def _wake_ahead(self, queue: deque[Waiter]) -> None:
+        """Also wake the next few parked waiters behind a woken head.
+
+        A woken task must run before it can take its message and wake the
+        next, so waking one at a time moves one message per scheduler round.
+        Woken together they resume in the same round; each still acts only
+        once it is first in line (serve() stops at the first waiter that is
+        not running), so FIFO holds, and one that finds nothing parks again
+        in its place.  Bounded, so that a socket with many parked tasks does
+        not wake them all for every message.
+        """
+        for index in range(1, min(len(queue), _WAKE_AHEAD)):
+            waiter = queue[index]
+            if waiter.running or waiter is self.watcher:
+                break
+            waiter.backend.wake(waiter, outcome.Value(_backend.WAKE))
 
     def _wake(self, waiter: Waiter) -> None:
         """Make a waiting task look again (it serves itself when it runs)."""
