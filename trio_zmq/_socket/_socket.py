@@ -529,11 +529,9 @@ class Socket:
         return lambda _events: recv(flags, copy=copy, track=track)
 
     def _recv_multipart_attempt(self, flags: int, copy: bool, track: bool) -> Attempt:
-        recv_multipart = self._zsock.recv_multipart
+        recv_multipart = _multipart_receiver(self._zsock, copy, track)
         flags |= _NOBLOCK
-        # libzmq delivers a multipart message whole: once its first frame is
-        # here, so are the others, and NOBLOCK cannot fail between frames.
-        return lambda _events: recv_multipart(flags, copy=copy, track=track)
+        return lambda _events: recv_multipart(flags)
 
     @overload
     async def recv(
@@ -665,14 +663,14 @@ class Socket:
     def _recv_batch_attempt(self, max_items: int, copy: bool) -> Attempt:
         if not isinstance(max_items, int) or isinstance(max_items, bool) or max_items < 1:
             raise ValueError(f"max_items must be a positive int, not {max_items!r}")
-        recv_multipart = self._zsock.recv_multipart
+        recv_multipart = _multipart_receiver(self._zsock, copy, False)
 
         def attempt(_events: int) -> list[list[Any]]:
-            batch = [recv_multipart(_NOBLOCK, copy=copy)]  # zmq.Again if none
+            batch = [recv_multipart(_NOBLOCK)]  # zmq.Again if none
             append = batch.append
             for _ in range(max_items - 1):
                 try:
-                    append(recv_multipart(_NOBLOCK, copy=copy))
+                    append(recv_multipart(_NOBLOCK))
                 except zmq.ZMQError:
                     # EAGAIN ends the batch.  Any other error (EFSM, ...)
                     # must not throw away what was already taken: return
@@ -879,6 +877,38 @@ class ViewCloser:
         self.closed = True
         for scope in self._scopes:
             scope.cancel()
+
+
+_RCVMORE = int(zmq.RCVMORE)
+
+
+def _multipart_receiver(zsock: zmq.Socket[Any], copy: bool, track: bool) -> Callable[[int], Any]:
+    """``zsock.recv_multipart`` for a fixed ``copy``/``track``, minus its
+    per-frame costs: the RCVMORE option as a plain int (pyzmq converts the
+    enum on every call) and the methods bound once.  The option read costs
+    about as much as the receive itself on small messages.
+    """
+    recv = zsock.recv
+    more = zsock.get
+    if not copy or track:
+
+        def receive_frames(flags: int) -> list[Any]:
+            parts = [recv(flags, copy=copy, track=track)]
+            while more(_RCVMORE):
+                parts.append(recv(flags, copy=copy, track=track))
+            return parts
+
+        return receive_frames
+
+    def receive(flags: int) -> list[bytes]:
+        # libzmq delivers a multipart message whole: once its first frame is
+        # here, so are the others, and NOBLOCK cannot fail between frames.
+        parts = [recv(flags)]
+        while more(_RCVMORE):
+            parts.append(recv(flags))
+        return parts
+
+    return receive
 
 
 def _check_endpoint(addr: object) -> None:
