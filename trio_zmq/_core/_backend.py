@@ -140,7 +140,6 @@ class _Trio(Backend):
         return trio.move_on_after(seconds)
 
 
-@final
 class _Anyio(Backend):
     __slots__ = ()
     name = "anyio"
@@ -199,18 +198,54 @@ class _Anyio(Backend):
         return anyio.move_on_after(seconds)
 
 
+@final
+class _Asyncio(_Anyio):
+    """The anyio path with asyncio's own primitives where anyio would only
+    add a per-call lookup of the running backend: the checkpoint (anyio's is
+    ``asyncio.sleep(0)`` on asyncio) and the parking future.  Cancellation
+    behaves as with anyio's Event: ``task.cancel()`` cancels the future, and
+    anyio's cancel scopes do not cancel a task whose future is already done.
+    """
+
+    __slots__ = ()
+    name = "asyncio"
+
+    async def before_operation(self) -> None:
+        await asyncio.sleep(0)
+
+    async def checkpoint(self) -> None:
+        await asyncio.sleep(0)
+
+    async def park(self, waiter: Waiter, abort: Any) -> Any:
+        future = asyncio.get_running_loop().create_future()
+        waiter.event = future
+        try:
+            await future
+        finally:
+            waiter.event = None
+        return WAKE
+
+    def wake(self, waiter: Waiter, value: outcome.Outcome[Any]) -> None:
+        future = waiter.event
+        if future is not None and not future.done():
+            waiter.woken = True
+            future.set_result(None)
+
+
 TRIO: Final = _Trio()
 ANYIO: Final = _Anyio()
+ASYNCIO: Final = _Asyncio()
 
 #: Test and benchmark switch: use :data:`ANYIO` even inside trio tasks.
 force_anyio = False
 
 
 def current() -> Backend:
-    """The backend for the calling task: :data:`TRIO` inside a trio task."""
-    if trio.lowlevel.in_trio_task() and not force_anyio:
-        return TRIO
-    return ANYIO
+    """The backend for the calling task: :data:`TRIO` inside a trio task,
+    :data:`ASYNCIO` elsewhere (anyio supports no other loop)."""
+    if trio.lowlevel.in_trio_task():
+        return ANYIO if force_anyio else TRIO
+    return ASYNCIO
 
 
 def notify_closing(fd: int) -> None:
