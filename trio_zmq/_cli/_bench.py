@@ -9,18 +9,20 @@ little; what a run reports is *ratios within the same run*:
 * each figure is quoted as the median over the rounds and as the best one;
 * the ratios compare medians against zmq.asyncio and against raw pyzmq.
 
-The other end of every zmq workload is a separate process using blocking
+The other end of most zmq workloads is a separate process using blocking
 pyzmq (:mod:`trio_zmq._cli._bench_peer`), driven one job at a time over its
-stdin and stdout; the implementations are in :mod:`trio_zmq._cli._bench_impls`.
+stdin and stdout; the inproc workloads run the same peer code in a thread
+instead.  The workloads are planned in :mod:`trio_zmq._cli._bench_plan`, the
+implementations are in :mod:`trio_zmq._cli._bench_impls`, and the figures
+are summarized in :mod:`trio_zmq._cli._bench_report`.
 
 Nothing here waits without a bound: every trial has a deadline, every answer
 from the peer a timeout, and the peer process is ended on the way out,
 whether the run finished, failed or was interrupted with Ctrl-C.
 
-To add a workload later (PUB/SUB fan-out, idle-socket wake-ups, RSS growth):
-give it a kind in :func:`plan_workloads`, a peer job in ``PEER_JOBS`` and the
-peer, and a trial per implementation; implementations without a trial for a
-kind show "n/a" for it.
+To add a workload: give it a kind in :mod:`._bench_plan`, a peer job in
+``PEER_JOBS`` and the peer, and a trial per implementation; implementations
+without a trial for a kind have no row in its table.
 """
 
 from __future__ import annotations
@@ -29,13 +31,12 @@ import argparse
 import contextlib
 import dataclasses
 import gc
+import itertools
 import json
-import math
 import os
 import platform
 import select
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -49,16 +50,49 @@ import zmq
 
 import trio_zmq
 
-from ._bench_impls import IMPLEMENTATIONS, Implementation, Job, Measurement, TrialTimeout
+from ._bench_impls import (
+    IMPLEMENTATIONS,
+    Implementation,
+    Job,
+    Measurement,
+    Trial,
+    TrialTimeout,
+    TrialUnavailable,
+)
+from ._bench_peer import PeerError, ThreadPeer
+from ._bench_plan import (
+    FULL,
+    GROUPS,
+    QUICK,
+    BenchOptions,
+    Workload,
+    fit_idle_counts,
+    plan_workloads,
+)
+from ._bench_report import (
+    Row,
+    chart_series,
+    render_targets,
+    render_wakeups,
+    render_workload,
+    summarize,
+    targets,
+    write_json,
+)
 
 if sys.version_info < (3, 11):
     from exceptiongroup import BaseExceptionGroup  # a dependency of trio there
 
-BASELINE = "zmq_asyncio"
-LIMIT = "raw"
-
 #: The job the peer does for each workload kind (see _bench_peer).
-PEER_JOBS = {"recv": "push", "send": "pull", "reqrep": "echo"}
+PEER_JOBS = {
+    "recv": "push",
+    "send": "pull",
+    "reqrep": "echo",
+    "dealer": "router",
+    "pubsub": "publish",
+    "idle": "router",
+    "rss": "push",
+}
 
 #: Extra time the peer may take to start (import pyzmq) before its first answer.
 PEER_START_SECONDS = 30.0
@@ -77,31 +111,6 @@ class BenchError(Exception):
 # ----------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
-class BenchOptions:
-    rounds: int
-    #: Timed messages per throughput trial at 64 B and 1 KiB; the other
-    #: workloads derive theirs from it (see plan_workloads).
-    messages: int
-    transport: str
-    timeout: float
-    sizes: tuple[int, ...]
-    json_path: Path
-    quick: bool
-
-
-@dataclasses.dataclass(frozen=True)
-class Preset:
-    rounds: int
-    messages: int
-    sizes: tuple[int, ...]
-
-
-FULL = Preset(rounds=5, messages=100_000, sizes=(64, 1024, 65536))
-#: For CI: proves that every trial works, in a few seconds; no figures to quote.
-QUICK = Preset(rounds=2, messages=2_000, sizes=(64, 1024))
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--quick",
@@ -113,10 +122,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--messages",
         type=_positive,
         help="timed messages per throughput trial (100000; 2000 with --quick); "
-        "64 KiB and REQ/REP use a tenth of it",
+        "64 KiB and round trips use a tenth of it, idle sockets a fiftieth, "
+        "PUB/SUB shares it among the subscribers, RSS growth takes ten times it",
     )
     parser.add_argument(
-        "--transport", choices=["tcp", "ipc"], default="tcp", help="between bench and peer (tcp)"
+        "--transport",
+        choices=["tcp", "ipc"],
+        default="tcp",
+        help="between bench and peer process (tcp); the inproc tables always use a thread",
     )
     parser.add_argument(
         "--timeout",
@@ -125,7 +138,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="seconds a trial, or an answer from the peer, may take before the bench fails (60)",
     )
     parser.add_argument(
+        "--only",
+        type=_groups,
+        default=frozenset(),
+        metavar="GROUP[,GROUP...]",
+        help=f"run only these workload groups: {', '.join(GROUPS)} (all)",
+    )
+    parser.add_argument(
         "--json", type=Path, default=DEFAULT_JSON, help=f"results file ({DEFAULT_JSON})"
+    )
+    parser.add_argument(
+        "--chart",
+        type=Path,
+        metavar="PNG",
+        help="also draw the medians into this PNG file (needs matplotlib)",
     )
 
 
@@ -143,6 +169,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _groups(text: str) -> frozenset[str]:
+    groups = frozenset(part.strip() for part in text.split(",") if part.strip())
+    unknown = sorted(groups - set(GROUPS))
+    if unknown or not groups:
+        raise argparse.ArgumentTypeError(
+            f"unknown group(s) {', '.join(unknown) or '(none)'}: choose from {', '.join(GROUPS)}"
+        )
+    return groups
+
+
 def options_from(args: argparse.Namespace) -> BenchOptions:
     preset = QUICK if args.quick else FULL
     return BenchOptions(
@@ -153,48 +189,9 @@ def options_from(args: argparse.Namespace) -> BenchOptions:
         sizes=preset.sizes,
         json_path=args.json,
         quick=args.quick,
+        chart_path=args.chart,
+        only=args.only,
     )
-
-
-@dataclasses.dataclass(frozen=True)
-class Workload:
-    key: str
-    kind: str
-    size: int
-    messages: int
-    warmup: int
-    title: str
-
-    @property
-    def is_latency(self) -> bool:
-        return self.kind == "reqrep"
-
-
-def plan_workloads(options: BenchOptions) -> list[Workload]:
-    """Throughput at each size (a tenth of the messages at 64 KiB), then REQ/REP."""
-    workloads = []
-    for kind, title in (("recv", "PUSH/PULL receive"), ("send", "PUSH/PULL send")):
-        for size in options.sizes:
-            messages = options.messages if size <= 1024 else max(1, options.messages // 10)
-            workloads.append(
-                Workload(f"{kind}-{size}", kind, size, messages, 1, f"{title}, {_size(size)}")
-            )
-    round_trips = max(10, options.messages // 10)
-    workloads.append(
-        Workload(
-            "reqrep-64",
-            "reqrep",
-            64,
-            round_trips,
-            min(100, round_trips),
-            "REQ/REP round trip, 64 B",
-        )
-    )
-    return workloads
-
-
-def _size(size: int) -> str:
-    return f"{size // 1024} KiB" if size >= 1024 else f"{size} B"
 
 
 # ----------------------------------------------------------------------
@@ -208,16 +205,21 @@ class Peer:
     ``start()`` hands it a job and returns the endpoint it bound; once the
     trial is over, ``finish()`` collects its report (only the first call per
     job waits).  Every answer is awaited with a timeout.  Use as a context
-    manager: leaving it ends the process.
+    manager: leaving it ends the process.  ``abandon()`` replaces a process
+    whose job the bench gave up on (it would wait for the job's timeout).
     """
 
     def __init__(self, ipc_dir: str, timeout: float) -> None:
+        self._ipc_dir = ipc_dir
         self._timeout = timeout
+        self._process = self._spawn()
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
         self._buffer = b""
         self._started = False
         self._job_running = False
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "trio_zmq._cli._bench_peer", "--ipc-dir", ipc_dir],
+        return subprocess.Popen(
+            [sys.executable, "-m", "trio_zmq._cli._bench_peer", "--ipc-dir", self._ipc_dir],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             # Ctrl-C goes to the bench only; the bench ends the peer itself.
@@ -245,15 +247,25 @@ class Peer:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        for stream in (process.stdin, process.stdout):
+            if stream is not None:
+                stream.close()
 
-    def start(self, kind: str, transport: str, messages: int, size: int) -> str:
+    def abandon(self) -> None:
+        """If a job is still running, end the process and start a fresh one."""
+        if self._job_running:
+            self.close()
+            self._process = self._spawn()
+
+    def start(self, job: str, transport: str, messages: int, size: int, subscribers: int) -> str:
         """Give the peer its next job; return the address it bound."""
         request = {
-            "job": PEER_JOBS[kind],
+            "job": job,
             "transport": transport,
             "messages": messages,
             "size": size,
             "timeout": self._timeout,
+            "subscribers": subscribers,
         }
         stdin = self._process.stdin
         assert stdin is not None
@@ -265,21 +277,22 @@ class Peer:
         # The first answer also waits for the process to start (import pyzmq).
         slack = 0.0 if self._started else PEER_START_SECONDS
         self._started = True
-        address = self._answer("ready", self._timeout + slack)
         self._job_running = True
+        address = self._answer("ready", self._timeout + slack)
         return str(address)
 
     def finish(self) -> None:
         """Wait for the peer's report on the current job, if not yet seen."""
         if self._job_running:
-            self._job_running = False
             # A little longer than the peer's own timeout, so that a stuck
             # job is reported by the peer itself ("no progress for ...").
             self._answer("done", self._timeout + PEER_SLACK_SECONDS)
+            self._job_running = False
 
     def _answer(self, expected: str, timeout: float) -> Any:
         reply = json.loads(self._read_line(timeout))
         if expected not in reply:
+            self._job_running = False
             raise BenchError(f"the peer process failed: {reply.get('error', reply)}")
         return reply[expected]
 
@@ -312,29 +325,71 @@ class Peer:
 # Running the rounds
 # ----------------------------------------------------------------------
 
+_INPROC_SERIAL = itertools.count()
+
 
 def run_trial(
     peer: Peer, workload: Workload, impl: Implementation, options: BenchOptions
 ) -> Measurement:
-    job = Job("", workload.messages, workload.warmup, workload.size, options.timeout)
+    job = Job(
+        workload.kind,
+        "",
+        workload.messages,
+        workload.warmup,
+        workload.size,
+        options.timeout,
+        sockets=workload.sockets,
+    )
     trial = impl.trials[workload.kind]
     gc.collect()  # start every trial with the same (empty) garbage
     if not impl.uses_peer:
         return trial(job)
+    if workload.inproc:
+        return _run_with_thread_peer(trial, job)
     address = peer.start(
-        workload.kind, options.transport, workload.warmup + workload.messages, workload.size
+        PEER_JOBS[workload.kind],
+        options.transport,
+        workload.warmup + workload.messages,
+        workload.size,
+        workload.sockets,
     )
     measurement = trial(dataclasses.replace(job, address=address, peer_done=peer.finish))
     peer.finish()  # a no-op if the trial has collected the report already
     return measurement
 
 
-def run_rounds(
-    options: BenchOptions, workloads: Sequence[Workload]
-) -> dict[tuple[str, str], list[Measurement]]:
+def _run_with_thread_peer(trial: Trial, job: Job) -> Measurement:
+    """The trial against a peer thread bound on the trial's own context."""
+    request = {
+        "job": PEER_JOBS[job.kind],
+        "messages": job.warmup + job.messages,
+        "size": job.size,
+        "timeout": job.timeout,
+        "subscribers": job.sockets,
+    }
+    address = f"inproc://trio-zmq-bench-{next(_INPROC_SERIAL)}"
+    thread_peer = ThreadPeer(request, address)
+    job = dataclasses.replace(
+        job, address=address, attach=thread_peer.attach, peer_done=thread_peer.finish
+    )
+    measurement = trial(job)
+    thread_peer.finish()  # a no-op if the trial has done it already
+    return measurement
+
+
+@dataclasses.dataclass
+class Results:
+    """Every round's measurement per (workload key, implementation key), and
+    the implementations that turned out unavailable, with the reason."""
+
+    samples: dict[tuple[str, str], list[Measurement]] = dataclasses.field(default_factory=dict)
+    unavailable: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+def run_rounds(options: BenchOptions, workloads: Sequence[Workload]) -> Results:
     """Every round: every workload, every runnable implementation, in turn."""
     runnable = [impl for impl in IMPLEMENTATIONS if impl.missing is None]
-    samples: dict[tuple[str, str], list[Measurement]] = {}
+    results = Results()
     with (
         tempfile.TemporaryDirectory(prefix="trio-zmq-bench-") as ipc_dir,
         Peer(ipc_dir, options.timeout) as peer,
@@ -344,205 +399,51 @@ def run_rounds(
             shift = round_index % len(runnable)
             order = runnable[shift:] + runnable[:shift]
             for workload in workloads:
+                if workload.rounds is not None and round_index >= workload.rounds:
+                    continue
                 for impl in order:
-                    if workload.kind not in impl.trials:
-                        continue
-                    try:
-                        measurement = run_trial(peer, workload, impl, options)
-                    except (TrialTimeout, BenchError) as exc:
-                        raise BenchError(
-                            f"{impl.label}, {workload.title}, round {round_index + 1}: {exc}"
-                        ) from exc
-                    samples.setdefault((workload.key, impl.key), []).append(measurement)
-            print(
+                    if _applies(impl, workload) and impl.key not in results.unavailable:
+                        _run_one(peer, workload, impl, options, round_index, results)
+            _progress(
                 f"  round {round_index + 1}/{options.rounds} done in "
-                f"{time.perf_counter() - started:.1f} s",
-                file=sys.stderr,
-                flush=True,
+                f"{time.perf_counter() - started:.1f} s"
             )
-    return samples
+    return results
+
+
+def _applies(impl: Implementation, workload: Workload) -> bool:
+    """Whether ``impl`` has a trial for ``workload`` (inproc needs a peer)."""
+    return workload.kind in impl.trials and (impl.uses_peer or not workload.inproc)
+
+
+def _run_one(
+    peer: Peer,
+    workload: Workload,
+    impl: Implementation,
+    options: BenchOptions,
+    round_index: int,
+    results: Results,
+) -> None:
+    """One trial into ``results``; an unavailable implementation is noted, once."""
+    try:
+        measurement = run_trial(peer, workload, impl, options)
+    except TrialUnavailable as exc:
+        results.unavailable[impl.key] = str(exc)
+        _progress(f"  {impl.label}, {workload.title}: {exc}; skipped from now on")
+        peer.abandon()
+        return
+    except (TrialTimeout, BenchError, PeerError) as exc:
+        raise BenchError(f"{impl.label}, {workload.title}, round {round_index + 1}: {exc}") from exc
+    results.samples.setdefault((workload.key, impl.key), []).append(measurement)
+
+
+def _progress(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
 
 
 # ----------------------------------------------------------------------
-# Summaries: medians, bests, ratios
+# The command
 # ----------------------------------------------------------------------
-
-
-def percentile(sorted_values: Sequence[int], fraction: float) -> int:
-    """Nearest-rank percentile of an already sorted sequence."""
-    rank = max(1, math.ceil(fraction * len(sorted_values)))
-    return sorted_values[rank - 1]
-
-
-@dataclasses.dataclass(frozen=True)
-class Row:
-    """One implementation on one workload, over all rounds.
-
-    ``values`` holds each round's figure: msg/s for throughput, the p50 round
-    trip in microseconds for latency (``p99`` holds the p99s).  ``status`` is
-    "ok" or the reason it did not run.
-    """
-
-    key: str
-    label: str
-    status: str
-    values: tuple[float, ...] = ()
-    p99: tuple[float, ...] = ()
-    higher_is_better: bool = True
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.values)
-
-    @property
-    def best(self) -> float:
-        return max(self.values) if self.higher_is_better else min(self.values)
-
-    @property
-    def p99_median(self) -> float:
-        return statistics.median(self.p99)
-
-    @property
-    def p99_best(self) -> float:
-        return min(self.p99)
-
-    def speed_ratio(self, other: Row, *, best: bool = False) -> float:
-        """How many times faster than ``other`` (medians, or bests)."""
-        mine, theirs = (self.best, other.best) if best else (self.median, other.median)
-        return mine / theirs if self.higher_is_better else theirs / mine
-
-
-def summarize(workload: Workload, samples: dict[tuple[str, str], list[Measurement]]) -> list[Row]:
-    rows = []
-    for impl in IMPLEMENTATIONS:
-        measurements = samples.get((workload.key, impl.key))
-        if impl.missing is not None:
-            rows.append(Row(impl.key, impl.label, impl.missing))
-        elif not measurements:
-            rows.append(Row(impl.key, impl.label, impl.no_trial))
-        elif workload.is_latency:
-            p50s, p99s = [], []
-            for measurement in measurements:
-                ordered = sorted(measurement.round_trips_ns)
-                p50s.append(percentile(ordered, 0.50) / 1000)
-                p99s.append(percentile(ordered, 0.99) / 1000)
-            rows.append(
-                Row(impl.key, impl.label, "ok", tuple(p50s), tuple(p99s), higher_is_better=False)
-            )
-        else:
-            rates = tuple(m.messages / m.seconds for m in measurements)
-            rows.append(Row(impl.key, impl.label, "ok", rates))
-    return rows
-
-
-def _row(rows: Sequence[Row], key: str) -> Row | None:
-    for row in rows:
-        if row.key == key and row.ok:
-            return row
-    return None
-
-
-@dataclasses.dataclass(frozen=True)
-class Target:
-    workload: Workload
-    subject: str
-    reference: str
-    minimum: float
-
-
-def targets(workloads: Sequence[Workload]) -> list[Target]:
-    """The project's goals for this list of workloads.
-
-    The receive targets are about the cost per call, so they apply to small
-    messages only: at 64 KiB copying the payload dominates, which a memory
-    channel (passing a reference) never does.
-    """
-    goals = []
-    for workload in workloads:
-        if workload.kind == "recv" and workload.size <= 1024:
-            goals.append(Target(workload, "trio_zmq", "memory_channel", 0.9))
-            goals.append(Target(workload, "trio_zmq", "memory_channel_1task", 0.9))
-            goals.append(Target(workload, "trio_zmq", "zmq_asyncio", 3.0))
-        elif workload.kind == "reqrep":
-            goals.append(Target(workload, "trio_zmq", "blocking", 0.9))
-            goals.append(Target(workload, "trio_zmq", "zmq_asyncio", 1.3))
-    return goals
-
-
-# ----------------------------------------------------------------------
-# Output: the table and the JSON file
-# ----------------------------------------------------------------------
-
-
-def _ratio(row: Row, reference: Row | None) -> str:
-    return f"{row.speed_ratio(reference):.2f}x" if reference is not None else "-"
-
-
-def render_workload(workload: Workload, rows: Sequence[Row]) -> str:
-    baseline, limit = _row(rows, BASELINE), _row(rows, LIMIT)
-    width = max(len(row.label) for row in rows)
-    if workload.is_latency:
-        heading = (
-            f"{workload.title}: {workload.messages} round trips per round, "
-            "microseconds, lower is better"
-        )
-        columns: tuple[str, ...] = ("p50 median", "p50 best", "p99 median", "p99 best")
-    else:
-        heading = (
-            f"{workload.title}: {workload.messages} messages per round, "
-            "msg/s at the bench side, higher is better"
-        )
-        columns = ("median", "best")
-    lines = [heading, f"  {'implementation':<{width}}"]
-    lines[-1] += "".join(f"{c:>12}" for c in columns) + f"{'vs asyncio':>12}{'vs raw':>9}"
-    for row in rows:
-        if not row.ok:
-            lines.append(f"  {row.label:<{width}}  {row.status}")
-            continue
-        if workload.is_latency:
-            figures = [row.median, row.best, row.p99_median, row.p99_best]
-            cells = "".join(f"{value:>12,.1f}" for value in figures)
-        else:
-            cells = "".join(f"{value:>12,.0f}" for value in (row.median, row.best))
-        lines.append(
-            f"  {row.label:<{width}}{cells}{_ratio(row, baseline):>12}{_ratio(row, limit):>9}"
-        )
-    return "\n".join(lines)
-
-
-def render_targets(
-    goals: Sequence[Target], rows_by_workload: dict[str, list[Row]]
-) -> tuple[str, list[dict[str, Any]]]:
-    lines = ["Targets (trio_zmq per-message; speed ratios of medians, bests in brackets):"]
-    records = []
-    for goal in goals:
-        rows = rows_by_workload[goal.workload.key]
-        subject, reference = _row(rows, goal.subject), _row(rows, goal.reference)
-        if subject is None or reference is None:
-            continue
-        median = subject.speed_ratio(reference)
-        best = subject.speed_ratio(reference, best=True)
-        met = median >= goal.minimum
-        lines.append(
-            f"  {goal.workload.title}: vs {reference.label} {median:.2f}x ({best:.2f}x), "
-            f"target >= {goal.minimum}x: {'met' if met else 'NOT met'}"
-        )
-        records.append(
-            {
-                "workload": goal.workload.key,
-                "subject": goal.subject,
-                "reference": goal.reference,
-                "minimum": goal.minimum,
-                "median_ratio": median,
-                "best_ratio": best,
-                "met": met,
-            }
-        )
-    return "\n".join(lines), records
 
 
 def environment() -> dict[str, Any]:
@@ -558,104 +459,82 @@ def environment() -> dict[str, Any]:
     }
 
 
-def write_json(
-    path: Path,
-    options: BenchOptions,
-    workloads: Sequence[Workload],
-    rows_by_workload: dict[str, list[Row]],
-    target_records: list[dict[str, Any]],
-    seconds: float,
-) -> None:
-    def row_record(row: Row, rows: Sequence[Row]) -> dict[str, Any]:
-        if not row.ok:
-            return {"status": row.status}
-        baseline, limit = _row(rows, BASELINE), _row(rows, LIMIT)
-        record: dict[str, Any] = {
-            "status": "ok",
-            "label": row.label,
-            "rounds": list(row.values),
-            "median": row.median,
-            "best": row.best,
-            "vs_zmq_asyncio": row.speed_ratio(baseline) if baseline else None,
-            "vs_raw": row.speed_ratio(limit) if limit else None,
-        }
-        if row.p99:
-            record.update(
-                p99_rounds=list(row.p99), p99_median=row.p99_median, p99_best=row.p99_best
-            )
-        return record
-
-    document = {
-        "environment": environment(),
-        "options": {
-            "rounds": options.rounds,
-            "messages": options.messages,
-            "transport": options.transport,
-            "timeout": options.timeout,
-            "quick": options.quick,
-        },
-        "seconds": seconds,
-        "workloads": [
-            {
-                "key": workload.key,
-                "title": workload.title,
-                "kind": workload.kind,
-                "size": workload.size,
-                "messages": workload.messages,
-                "unit": "us (p50 per round)" if workload.is_latency else "msg/s",
-                "results": {
-                    row.key: row_record(row, rows_by_workload[workload.key])
-                    for row in rows_by_workload[workload.key]
-                },
-            }
-            for workload in workloads
-        ],
-        "targets": target_records,
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document, indent=2) + "\n")
-
-
-# ----------------------------------------------------------------------
-# The command
-# ----------------------------------------------------------------------
-
-
 def run_bench(options: BenchOptions) -> str:
-    """Run every round, write the JSON file, return the report to print."""
+    """Run every round, write the JSON file (and chart), return the report to print."""
+    notes = []
+    idle_counts, note = fit_idle_counts(options.idle_counts)
+    if note is not None:
+        notes.append(note)
+        _progress(f"  {note}")
+    options = dataclasses.replace(options, idle_counts=idle_counts)
     workloads = plan_workloads(options)
     env = environment()
-    print(
-        f"trio-zmq bench: {options.rounds} rounds over {options.transport}, "
-        f"implementations interleaved round by round\n"
-        f"  python {env['python']}, pyzmq {env['pyzmq']}, libzmq {env['libzmq']}, "
-        f"trio {env['trio']}, {env['cpus']} CPUs",
-        file=sys.stderr,
-        flush=True,
+    versions = (
+        f"python {env['python']}, pyzmq {env['pyzmq']}, libzmq {env['libzmq']}, "
+        f"trio {env['trio']}, {env['cpus']} CPUs"
+    )
+    _progress(
+        f"trio-zmq bench: {options.rounds} rounds over {options.transport} (and inproc), "
+        f"implementations interleaved round by round\n  {versions}"
     )
     started = time.perf_counter()
-    samples = run_rounds(options, workloads)
+    results = run_rounds(options, workloads)
     seconds = time.perf_counter() - started
-    rows_by_workload = {workload.key: summarize(workload, samples) for workload in workloads}
+    rows_by_workload: dict[str, list[Row]] = {
+        workload.key: summarize(workload, results.samples, results.unavailable)
+        for workload in workloads
+    }
     sections = [render_workload(workload, rows_by_workload[workload.key]) for workload in workloads]
+    wakeups = render_wakeups(workloads, rows_by_workload)
     target_text, target_records = render_targets(targets(workloads), rows_by_workload)
-    write_json(options.json_path, options, workloads, rows_by_workload, target_records, seconds)
+    write_json(
+        options.json_path,
+        options,
+        env,
+        workloads,
+        rows_by_workload,
+        target_records,
+        notes,
+        seconds,
+    )
+    outputs = [f"Results: {options.json_path}"]
+    if options.chart_path is not None:
+        outputs.append(_chart(options, workloads, rows_by_workload, versions))
     header = (
-        f"trio-zmq bench: {options.rounds} rounds over {options.transport}, {seconds:.1f} s; "
-        f"python {env['python']}, pyzmq {env['pyzmq']}, libzmq {env['libzmq']}, "
-        f"trio {env['trio']}, {env['cpus']} CPUs\n"
+        f"trio-zmq bench: {options.rounds} rounds over {options.transport} (and inproc), "
+        f"{seconds:.1f} s; {versions}\n"
         "Ratios are speed relative to zmq.asyncio and to raw pyzmq (>1 is faster), "
         "from medians over the rounds; only ratios within one run are comparable."
     )
-    return "\n\n".join([header, *sections, target_text, f"Results: {options.json_path}"])
+    parts = [header, *notes, *sections, wakeups, target_text, "\n".join(outputs)]
+    return "\n\n".join(part for part in parts if part)
+
+
+def _chart(
+    options: BenchOptions,
+    workloads: Sequence[Workload],
+    rows_by_workload: dict[str, list[Row]],
+    versions: str,
+) -> str:
+    from ._bench_chart import write_chart  # imports matplotlib, if installed
+
+    assert options.chart_path is not None
+    speeds, latencies = chart_series(workloads, rows_by_workload)
+    title = f"trio-zmq bench, {options.rounds} rounds over {options.transport}: {versions}"
+    return write_chart(options.chart_path, speeds, latencies, title)
 
 
 def main(args: argparse.Namespace) -> int:
     """``trio-zmq bench``: 0 if the bench ran (targets are reported, not enforced)."""
     # SIGTERM takes the Ctrl-C path, which whoever runs at the moment (trio,
     # asyncio, plain Python) turns into KeyboardInterrupt at a safe point:
-    # so the peer process is ended on the way out in both cases.
+    # so the peer process is ended on the way out in both cases.  A shell
+    # starting the bench in the background ignores SIGINT for it, which
+    # would make SIGTERM do nothing: so that path is opened for the run.
     previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+    previous_interrupt = signal.getsignal(signal.SIGINT)
+    if previous_interrupt is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         report = run_bench(options_from(args))
     except BenchError as exc:
@@ -668,6 +547,7 @@ def main(args: argparse.Namespace) -> int:
         return 130
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_interrupt)
     print(report)
     return 0
 

@@ -1,4 +1,4 @@
-"""The other end of ``trio-zmq bench``: a separate process using blocking pyzmq.
+"""The other end of ``trio-zmq bench``: blocking pyzmq, in a process or a thread.
 
 Run by the bench as ``python -m trio_zmq._cli._bench_peer --ipc-dir DIR``.
 It uses nothing from trio_zmq and nothing async (running it as a module
@@ -8,13 +8,15 @@ side is the same plain pyzmq code.
 It takes one job at a time on stdin, one JSON object per line, and answers on
 stdout, also one JSON object per line:
 
-``{"job": "push" | "pull" | "echo", "transport": "tcp" | "ipc",
-"messages": N, "size": S, "timeout": T}``
+``{"job": "push" | "pull" | "echo" | "router" | "publish", "transport":
+"tcp" | "ipc", "messages": N, "size": S, "timeout": T, "subscribers": K}``
 
-1. it binds a fresh socket (PUSH, PULL or REP) and answers
+1. it binds a fresh socket (see ``JOB_SOCKET_TYPES``) and answers
    ``{"ready": ADDRESS}``;
 2. ``push`` sends N messages of S bytes; ``pull`` receives N messages;
-   ``echo`` answers N requests with the request itself;
+   ``echo`` (REP) and ``router`` (ROUTER) answer N requests with the
+   request itself; ``publish`` (XPUB) waits for K subscriptions, then
+   publishes N messages of S bytes to all of them;
 3. it answers ``{"done": N, "seconds": ...}``, or ``{"error": "..."}`` if
    something failed (no progress for T seconds, for example);
 4. it keeps the socket open until the next request comes, then closes it
@@ -22,6 +24,10 @@ stdout, also one JSON object per line:
 
 Every blocking call has a timeout of T seconds, so a bench that died or got
 stuck cannot hold this process forever; end of input on stdin ends it.
+
+:class:`ThreadPeer` runs the same jobs over ``inproc://`` in a thread of the
+bench process, on the context of the implementation under test (inproc
+endpoints exist only within one context).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -38,7 +45,13 @@ from typing import Any
 import zmq
 
 #: The socket each job binds: the bench connects the opposite type.
-JOB_SOCKET_TYPES = {"push": zmq.PUSH, "pull": zmq.PULL, "echo": zmq.REP}
+JOB_SOCKET_TYPES = {
+    "push": zmq.PUSH,
+    "pull": zmq.PULL,
+    "echo": zmq.REP,
+    "router": zmq.ROUTER,
+    "publish": zmq.XPUB,
+}
 
 
 def answer(message: dict[str, Any]) -> None:
@@ -57,10 +70,24 @@ def bind(sock: zmq.Socket[bytes], transport: str, ipc_dir: str, serial: int) -> 
     raise ValueError(f"unknown transport {transport!r}")
 
 
-def serve(sock: zmq.Socket[bytes], job: str, messages: int, size: int) -> None:
+def configure(sock: zmq.Socket[bytes], request: dict[str, Any]) -> None:
+    """Socket options, set before binding: timeouts, and the publisher's."""
+    timeout_ms = int(float(request["timeout"]) * 1000)
+    sock.rcvtimeo = sock.sndtimeo = timeout_ms
+    if request["job"] == "publish":
+        # Every subscription reaches us, even a repeated one: we count them
+        # to know that all subscribers are connected before publishing.
+        sock.setsockopt(zmq.XPUB_VERBOSE, 1)
+        # No high-water mark: a PUB drops what a slow subscriber cannot
+        # take, and the bench counts on receiving every message.
+        sock.sndhwm = 0
+
+
+def serve(sock: zmq.Socket[bytes], request: dict[str, Any]) -> None:
     """The job's message loop: plain blocking pyzmq calls."""
+    job, messages = str(request["job"]), int(request["messages"])
+    payload = b"x" * int(request["size"])
     if job == "push":
-        payload = b"x" * size
         for _ in range(messages):
             sock.send(payload)
     elif job == "pull":
@@ -69,6 +96,14 @@ def serve(sock: zmq.Socket[bytes], job: str, messages: int, size: int) -> None:
     elif job == "echo":
         for _ in range(messages):
             sock.send(sock.recv())
+    elif job == "router":
+        for _ in range(messages):
+            sock.send_multipart(sock.recv_multipart())  # [identity, request]
+    elif job == "publish":
+        for _ in range(int(request.get("subscribers", 1))):
+            sock.recv()  # b"\x01" + topic: one subscriber has joined
+        for _ in range(messages):
+            sock.send(payload)
     else:
         raise ValueError(f"unknown job {job!r}")
 
@@ -77,17 +112,85 @@ def run_job(
     sock: zmq.Socket[bytes], request: dict[str, Any], ipc_dir: str, serial: int
 ) -> dict[str, Any]:
     """Bind ``sock``, answer ready, do the job; return the final answer."""
-    job = str(request["job"])
-    messages = int(request["messages"])
-    timeout_ms = int(float(request["timeout"]) * 1000)
-    sock.rcvtimeo = sock.sndtimeo = timeout_ms
+    configure(sock, request)
     answer({"ready": bind(sock, str(request["transport"]), ipc_dir, serial)})
     started = time.perf_counter()
     try:
-        serve(sock, job, messages, int(request["size"]))
+        serve(sock, request)
     except zmq.Again:
-        return {"error": f"{job}: no progress for {timeout_ms / 1000:g} s"}
-    return {"done": messages, "seconds": time.perf_counter() - started}
+        return {"error": f"{request['job']}: no progress for {float(request['timeout']):g} s"}
+    return {"done": int(request["messages"]), "seconds": time.perf_counter() - started}
+
+
+# ----------------------------------------------------------------------
+# The peer as a thread, for inproc
+# ----------------------------------------------------------------------
+
+
+class PeerError(Exception):
+    """The peer thread failed or got stuck; the message says how."""
+
+
+class ThreadPeer:
+    """One job, served over inproc by a thread of the bench process.
+
+    The trial calls :meth:`attach` with its pyzmq context once it has one
+    (the peer binds there, so that the trial can connect), and
+    :meth:`finish` once it has everything.  As with the process, neither
+    side closes before the other has everything: the thread keeps its
+    socket open until ``finish``, or for at most the job's timeout if the
+    trial gave up without calling it (its context cannot terminate before
+    then).  A failed job (a timeout, or ETERM because the trial terminated
+    its context) closes the socket at once.
+    """
+
+    def __init__(self, request: dict[str, Any], address: str) -> None:
+        self._request = request
+        self._address = address
+        self._timeout = float(request["timeout"])
+        self._thread: threading.Thread | None = None
+        self._released = threading.Event()
+        self._error: str | None = None
+
+    def attach(self, zctx: zmq.Context[Any]) -> None:
+        """Bind on ``zctx`` and start serving; later calls do nothing."""
+        if self._thread is not None:
+            return
+        # A plain socket, even on a zmq.asyncio context.
+        sock: zmq.Socket[bytes] = zctx.socket(
+            JOB_SOCKET_TYPES[str(self._request["job"])], socket_class=zmq.Socket
+        )
+        try:
+            configure(sock, self._request)
+            sock.bind(self._address)
+        except BaseException:
+            sock.close(linger=0)
+            raise
+        self._thread = threading.Thread(
+            target=self._serve, args=(sock,), name="trio-zmq-bench-peer", daemon=True
+        )
+        self._thread.start()
+
+    def _serve(self, sock: zmq.Socket[bytes]) -> None:
+        try:
+            serve(sock, self._request)
+        except zmq.ZMQError as exc:
+            self._error = f"the peer thread failed: {exc}"
+        else:
+            self._released.wait(self._timeout)
+        finally:
+            sock.close(linger=0)
+
+    def finish(self) -> None:
+        """Let the thread close its socket and end; raise if the job failed."""
+        if self._thread is None:
+            return
+        self._released.set()
+        self._thread.join(self._timeout + 5)
+        if self._thread.is_alive():
+            raise PeerError(f"the peer thread made no progress for {self._timeout:g} s")
+        if self._error is not None:
+            raise PeerError(self._error)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,260 @@
+"""What ``trio-zmq bench`` runs: its options, and the workloads they make.
+
+A workload is one table of the report: a kind (which trial every
+implementation runs, see :mod:`trio_zmq._cli._bench_impls`), a message size
+and count, and where the peer is -- the peer process over the run's
+transport, or a thread over inproc.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import resource
+from collections.abc import Sequence
+from pathlib import Path
+
+#: Workload groups ``--only`` can pick: the kinds, and inproc.
+GROUPS = ("recv", "send", "reqrep", "dealer", "inproc", "pubsub", "idle", "rss")
+#: Kinds whose figure is a round trip time (lower is better).
+LATENCY_KINDS = frozenset({"reqrep", "dealer", "idle"})
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchOptions:
+    rounds: int
+    #: Timed messages per throughput trial at 64 B and 1 KiB; the other
+    #: workloads derive theirs from it (see plan_workloads).
+    messages: int
+    transport: str
+    timeout: float
+    sizes: tuple[int, ...]
+    json_path: Path
+    quick: bool
+    #: Subscriber counts of the PUB/SUB fan-out.
+    fanouts: tuple[int, ...] = (1, 4, 16)
+    #: Socket counts of the idle-socket wake-up (fit_idle_counts may lower them).
+    idle_counts: tuple[int, ...] = (10, 100, 1000)
+    chart_path: Path | None = None
+    #: Workload groups to run (see GROUPS); empty for all.
+    only: frozenset[str] = frozenset()
+
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    rounds: int
+    messages: int
+    sizes: tuple[int, ...]
+
+
+FULL = Preset(rounds=5, messages=100_000, sizes=(64, 1024, 65536))
+#: For CI: proves that every trial works, in a few seconds; no figures to quote.
+QUICK = Preset(rounds=2, messages=2_000, sizes=(64, 1024))
+
+
+@dataclasses.dataclass(frozen=True)
+class Workload:
+    key: str
+    kind: str
+    size: int
+    #: Timed messages or round trips (per subscriber, for pubsub).
+    messages: int
+    warmup: int
+    title: str
+    #: Subscribers (pubsub), or all the sockets (idle).
+    sockets: int = 1
+    #: The peer is a thread in this process, over inproc.
+    inproc: bool = False
+    #: Run in the first this many rounds only (None: every round).
+    rounds: int | None = None
+    #: A few words for the chart's axis (the title if empty).
+    short: str = ""
+
+    @property
+    def is_latency(self) -> bool:
+        return self.kind in LATENCY_KINDS
+
+    @property
+    def is_memory(self) -> bool:
+        return self.kind == "rss"
+
+    @property
+    def group(self) -> str:
+        return "inproc" if self.inproc else self.kind
+
+    @property
+    def label(self) -> str:
+        return self.short or self.title
+
+
+def plan_workloads(options: BenchOptions) -> list[Workload]:
+    """Every table of the run, in report order (``--only`` keeps some groups)."""
+    workloads = [
+        *_throughput(options),
+        *_round_trips(options),
+        *_inproc(options),
+        *_fan_out(options),
+        *_idle(options),
+        _memory(options),
+    ]
+    return [w for w in workloads if not options.only or w.group in options.only]
+
+
+def _size(size: int) -> str:
+    return f"{size // 1024} KiB" if size >= 1024 else f"{size} B"
+
+
+def _throughput(options: BenchOptions) -> list[Workload]:
+    """PUSH/PULL at each size, a tenth of the messages at 64 KiB."""
+    workloads = []
+    for kind, title in (("recv", "PUSH/PULL receive"), ("send", "PUSH/PULL send")):
+        for size in options.sizes:
+            messages = options.messages if size <= 1024 else max(1, options.messages // 10)
+            workloads.append(
+                Workload(
+                    f"{kind}-{size}",
+                    kind,
+                    size,
+                    messages,
+                    1,
+                    f"{title}, {_size(size)}",
+                    short=f"{kind} {_size(size)}",
+                )
+            )
+    return workloads
+
+
+def _round_trip_count(options: BenchOptions) -> int:
+    return max(10, options.messages // 10)
+
+
+def _round_trips(options: BenchOptions) -> list[Workload]:
+    count = _round_trip_count(options)
+    return [
+        Workload(key, kind, 64, count, min(100, count), f"{title} round trip, 64 B", short=title)
+        for key, kind, title in (
+            ("reqrep-64", "reqrep", "REQ/REP"),
+            ("dealer-64", "dealer", "DEALER/ROUTER"),
+        )
+    ]
+
+
+def _inproc(options: BenchOptions) -> list[Workload]:
+    """64 B receive, send and REQ/REP again, against a peer thread over inproc.
+
+    The peer shares the process, hence the GIL, with the implementation
+    under test: these tables show what that costs each of them.
+    """
+    count = _round_trip_count(options)
+    suffix = "64 B, inproc (peer thread)"
+    return [
+        Workload("recv-64-inproc", "recv", 64, options.messages, 1,
+                 f"PUSH/PULL receive, {suffix}", inproc=True, short="recv 64 B inproc"),
+        Workload("send-64-inproc", "send", 64, options.messages, 1,
+                 f"PUSH/PULL send, {suffix}", inproc=True, short="send 64 B inproc"),
+        Workload("reqrep-64-inproc", "reqrep", 64, count, min(100, count),
+                 f"REQ/REP round trip, {suffix}", inproc=True, short="REQ/REP inproc"),
+    ]  # fmt: skip
+
+
+def _fan_out(options: BenchOptions) -> list[Workload]:
+    """The same number of deliveries in total whatever the subscriber count."""
+    workloads = []
+    for subscribers in options.fanouts:
+        plural = "s" if subscribers > 1 else ""
+        workloads.append(
+            Workload(
+                f"pubsub-{subscribers}",
+                "pubsub",
+                64,
+                max(1, options.messages // subscribers),
+                1,
+                f"PUB/SUB fan-out to {subscribers} subscriber{plural}, 64 B",
+                sockets=subscribers,
+                short=f"PUB/SUB to {subscribers}",
+            )
+        )
+    return workloads
+
+
+def _idle(options: BenchOptions) -> list[Workload]:
+    """Round trips through one socket while a task waits on each of the others.
+
+    Fewer round trips than REQ/REP (a fiftieth of ``--messages``): the
+    question is how the figure moves with the idle count, not its tail.
+    With ``--quick``, one round only: setting up and closing a thousand
+    sockets is the slowest part of a quick run.
+    """
+    count = max(10, options.messages // 50)
+    rounds = 1 if options.quick else None
+    return [
+        Workload(
+            f"idle-{sockets}",
+            "idle",
+            64,
+            count,
+            min(100, count),
+            f"Wake-up with {sockets} sockets ({sockets - 1} parked in recv), "
+            "DEALER/ROUTER round trip, 64 B",
+            sockets=sockets,
+            rounds=rounds,
+            short=f"idle: {sockets} sockets",
+        )
+        for sockets in options.idle_counts
+    ]
+
+
+def _memory(options: BenchOptions) -> Workload:
+    """Ten times ``--messages`` (1M by default) in one round: a slow table.
+
+    The warm-up (a tenth of that) fills libzmq's queues and the allocator's
+    pools first, so that what grows over the timed part is what keeps
+    growing.
+    """
+    messages = options.messages * 10
+    return Workload(
+        "rss-64",
+        "rss",
+        64,
+        messages,
+        options.messages,
+        f"RSS growth over {messages:,} messages received, PUSH/PULL, 64 B",
+        rounds=1,
+    )
+
+
+# ----------------------------------------------------------------------
+# File descriptors for the idle sockets
+# ----------------------------------------------------------------------
+
+#: Descriptors per idle socket in this process: its mailbox's eventfd and
+#: its TCP connection, and one spare (the peer needs one per connection).
+FDS_PER_SOCKET = 3
+#: Descriptors for everything else (the loops, the peer's pipes, ...).
+FD_RESERVE = 256
+
+
+def fit_idle_counts(counts: Sequence[int]) -> tuple[tuple[int, ...], str | None]:
+    """Raise the soft limit on open files so the largest idle count fits.
+
+    Called before the peer process starts, which inherits the limit.  If the
+    hard limit is too low, the counts that do not fit are replaced by the
+    largest that does, and the note returned says so.
+    """
+    if not counts:
+        return (), None
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = FDS_PER_SOCKET * max(counts) + FD_RESERVE
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        raised = needed if hard == resource.RLIM_INFINITY else min(hard, needed)
+        if raised > soft:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+            soft = raised
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return tuple(counts), None
+    fitting = max(2, (soft - FD_RESERVE) // FDS_PER_SOCKET)
+    kept = sorted({min(count, fitting) for count in counts})
+    note = (
+        f"note: the open-file limit ({soft}, hard {hard}) allows about {fitting} idle "
+        f"sockets, so the idle counts are {kept} instead of {list(counts)}"
+    )
+    return tuple(kept), note
