@@ -13,9 +13,11 @@ Every socket is a real libzmq socket; peers are real sockets or processes.
 
 from __future__ import annotations
 
+import contextlib
 import select
 import socket as stdsocket
 from collections import Counter
+from collections.abc import Callable
 from typing import Any, cast
 
 import anyio
@@ -684,3 +686,79 @@ async def test_newcomer_does_not_overtake_parked_receivers(
                 await peer_sock.send(b"%d" % k)
     assert results == {i: b"%d" % i for i in range(TASKS)}
     assert_idle(dealer)
+
+
+# ----------------------------------------------------------------------------
+# A head that fails although ZMQ_EVENTS says it may go on
+# ----------------------------------------------------------------------------
+
+
+class _HookedSocket(zmq.Socket[Any]):
+    """A real pyzmq socket that runs ``on_again()`` when a send fails."""
+
+    on_again: Callable[[], None] | None = None
+
+    def send(self, data: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().send(data, *args, **kwargs)
+        except zmq.Again:
+            if self.on_again is not None:
+                self.on_again()
+            raise
+
+
+@pytest.mark.parametrize("drain_at_failure", [1, 2, 3])
+async def test_router_mandatory_head_unblocks_when_room_comes_mid_serve(
+    ctx: trio_zmq.Context, inproc: str, drain_at_failure: int
+) -> None:
+    """A ROUTER_MANDATORY send to a full pipe fails (zmq.Again) although
+    ZMQ_EVENTS shows POLLOUT (another peer has room).  The peer makes room
+    right after the n-th failed attempt (1: the fast path's; 2, 3: the
+    engine's), so the engine's own ZMQ_EVENTS read consumes the fd's edge
+    that announces it: after one failure in a serve pass the engine retries;
+    after the second it must not sleep on the fd for good (it retries on a
+    timer)."""
+    raw = _HookedSocket(ctx.zmq_context, zmq.ROUTER)
+    raw.router_mandatory = 1
+    raw.sndhwm = 1
+    router = trio_zmq.Socket.from_socket(raw)
+    try:
+        router.bind(inproc)
+        full = ctx.socket(zmq.DEALER)
+        full.routing_id = b"full"
+        full.rcvhwm = 1
+        full.connect(inproc)
+        free = ctx.socket(zmq.DEALER)
+        free.routing_id = b"free"
+        free.connect(inproc)
+        with anyio.fail_after(PROMPT):
+            await full.send(b"hello")
+            await free.send(b"hello")
+            for _ in range(2):
+                await router.recv_multipart()
+            with contextlib.suppress(anyio.WouldBlock):
+                while True:  # fill the pipe to "full"
+                    router.send_multipart_nowait([b"full", b"fill"])
+            assert trio_zmq.probe(router, zmq.POLLOUT)  # "free" has room
+        failures = 0
+
+        def drain_full() -> None:
+            nonlocal failures
+            failures += 1
+            if failures == drain_at_failure:
+                with contextlib.suppress(anyio.WouldBlock):
+                    while True:
+                        full.recv_nowait()
+
+        raw.on_again = drain_full
+        with anyio.fail_after(PROMPT):
+            await router.send_multipart([b"full", b"late"])
+        # The fast path failed once before the engine's attempts began.
+        assert failures >= drain_at_failure
+        with anyio.fail_after(PROMPT):
+            while (frame := await full.recv()) != b"late":
+                assert frame == b"fill"
+        assert_idle(router)
+    finally:
+        raw.on_again = None
+        router.close()

@@ -81,8 +81,9 @@ class Backend:
     def wake(self, waiter: Waiter, value: outcome.Outcome[Any]) -> None:
         raise NotImplementedError
 
-    async def sleep_on_fd(self, engine: Engine) -> None:
-        """Wait until the engine's fd is readable or the engine pokes us.
+    async def sleep_on_fd(self, engine: Engine, timeout: float = 0.0) -> None:
+        """Wait until the engine's fd is readable, the engine pokes us, or
+        ``timeout`` seconds have passed (if not 0).
 
         Raises:
           ClosedResourceError: the fd was closed (notify_closing).
@@ -120,8 +121,10 @@ class _Trio(Backend):
     def wake(self, waiter: Waiter, value: outcome.Outcome[Any]) -> None:
         trio.lowlevel.reschedule(waiter.task, value)
 
-    async def sleep_on_fd(self, engine: Engine) -> None:
+    async def sleep_on_fd(self, engine: Engine, timeout: float = 0.0) -> None:
         with trio.CancelScope() as scope:
+            if timeout:
+                scope.deadline = trio.current_time() + timeout
             engine.watch_scope = scope
             try:
                 await trio.lowlevel.wait_readable(engine.fd)
@@ -177,8 +180,10 @@ class _Anyio(Backend):
             waiter.woken = True
             waiter.event.set()
 
-    async def sleep_on_fd(self, engine: Engine) -> None:
+    async def sleep_on_fd(self, engine: Engine, timeout: float = 0.0) -> None:
         with anyio.CancelScope() as scope:
+            if timeout:
+                scope.deadline = anyio.current_time() + timeout
             engine.watch_scope = scope
             try:
                 await anyio.wait_readable(engine.fd)

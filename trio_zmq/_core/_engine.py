@@ -57,6 +57,15 @@ SEND: Final = 1
 #: The ZMQ_EVENTS bit that makes each direction's queue serviceable.
 DIRECTION_FLAGS: Final = (int(zmq.POLLIN), int(zmq.POLLOUT))
 
+#: How _serve_queue ended (see serve()).
+_DONE: Final = object()
+_AGAIN: Final = object()
+_HANDED: Final = object()
+_AGAIN_LIMIT: Final = 2
+_HANDED_OVER: Final = 3
+_STALL_BACKOFF_MIN: Final = 0.001
+_STALL_BACKOFF_MAX: Final = 0.064
+
 #: How many parked waiters of one queue the anyio path wakes at once.
 _WAKE_AHEAD: Final = 8
 
@@ -149,6 +158,7 @@ class Engine:
         "handle",
         "pinned",
         "queues",
+        "stall_backoff",
         "watch_scope",
         "watcher",
         "zsock",
@@ -170,6 +180,9 @@ class Engine:
         #: The cancel scope (trio's or anyio's) around the watcher's fd
         #: wait, while it sleeps; cancelling it pokes the watcher.
         self.watch_scope: Any = None
+        #: Non-zero while a head is stuck although ZMQ_EVENTS says it may go
+        #: on (see _note_stall): the watcher's fd sleep then times out.
+        self.stall_backoff = 0.0
 
     # ------------------------------------------------------------------
     # Serving
@@ -198,10 +211,15 @@ class Engine:
         zmq call, so that sleeping on the fd afterwards cannot miss an edge.
         """
         zsock = self.zsock
-        # A direction is stalled for the rest of this call once its head
-        # could not proceed although ZMQ_EVENTS said it could (e.g. a
-        # ROUTER_MANDATORY send to one full pipe): retrying it would spin.
-        stalled = [False, False]
+        # Per direction: how often its head failed (zmq.Again) although
+        # ZMQ_EVENTS said it could proceed, or _HANDED_OVER once its head was
+        # woken to serve itself.  One failure is retried after the next
+        # EVENTS read: that read may have processed the very command that
+        # made room (an I/O thread can act between the attempt and the
+        # read), consuming the fd's edge.  A second failure with the flag
+        # still set is a real mismatch (a ROUTER_MANDATORY send to one full
+        # pipe while others have room): retrying would spin.
+        stalled = [0, 0]
         while True:
             try:
                 events = read_events(zsock)
@@ -217,17 +235,43 @@ class Engine:
                 if (
                     events & DIRECTION_FLAGS[direction]
                     and self.queues[direction]
-                    and not stalled[direction]
+                    and stalled[direction] < _AGAIN_LIMIT
                 ):
-                    called, stalled[direction] = self._serve_queue(direction, events)
+                    called, outcome_ = self._serve_queue(direction, events)
                     called_zmq = called_zmq or called
+                    if outcome_ is _AGAIN:
+                        stalled[direction] += 1
+                    elif outcome_ is _HANDED:
+                        stalled[direction] = _HANDED_OVER
             if not called_zmq:
+                self._note_stall(events, stalled)
                 return
             if _chaos.variant.wake_one:
                 return  # broken variant: one waiter per wake-up, no re-probe
 
-    def _serve_queue(self, direction: int, events: int) -> tuple[bool, bool]:
-        """Serve one queue from its head; return (called zmq, stalled)."""
+    def _note_stall(self, events: int, stalled: list[int]) -> None:
+        """Remember whether a head is stuck while EVENTS says it may go on.
+
+        No edge on the fd may ever announce the end of such a stall (the
+        command that makes room can be consumed by our own EVENTS read), so
+        the watcher then sleeps on the fd with a timeout and retries, with
+        a backoff from 1 ms to 64 ms.  Only ROUTER-like sockets get here.
+        """
+        stuck = any(
+            stalled[direction] == _AGAIN_LIMIT and events & DIRECTION_FLAGS[direction]
+            for direction in (RECV, SEND)
+        )
+        if not stuck:
+            self.stall_backoff = 0.0
+        elif not self.stall_backoff:
+            self.stall_backoff = _STALL_BACKOFF_MIN
+            # A watcher asleep without a timeout must come and look.
+            self._poke_watcher()
+
+    def _serve_queue(self, direction: int, events: int) -> tuple[bool, object]:
+        """Serve one queue from its head; return (called zmq, how it ended):
+        _DONE (queue empty or not ready), _AGAIN (the head got zmq.Again) or
+        _HANDED (the head must serve itself)."""
         queue = self.queues[direction]
         called_zmq = False
         while queue:
@@ -240,25 +284,25 @@ class Engine:
                 self._wake(waiter)
                 if waiter is not self.watcher:
                     self._wake_ahead(queue)
-                return called_zmq, True
+                return called_zmq, _HANDED
             if waiter.is_probe and called_zmq:
                 # An attempt ran since `events` was read, and a probe answers
                 # from the mask alone: refresh it.
                 events = read_events(self.zsock)
                 if not events & DIRECTION_FLAGS[direction]:
-                    return True, False
+                    return True, _DONE
             try:
                 result: outcome.Outcome[Any] = outcome.Value(waiter.attempt(events))
             except zmq.Again:
-                return True, True
+                return True, _AGAIN
             except Exception as exc:
                 # The error belongs to the waiter's await, not to us.
                 result = outcome.Error(exc)
             called_zmq = called_zmq or not waiter.is_probe
             self._complete(waiter, result)
             if _chaos.variant.wake_one:
-                return called_zmq, True
-        return called_zmq, False
+                return called_zmq, _HANDED
+        return called_zmq, _DONE
 
     def _dequeue(self, waiter: Waiter) -> None:
         if waiter.queued:
@@ -351,7 +395,10 @@ class Engine:
                 try:
                     if waiter is self.watcher:
                         if not await _chaos.maybe_spurious_wakeup(backend):
-                            await backend.sleep_on_fd(self)
+                            timeout = self.stall_backoff
+                            await backend.sleep_on_fd(self, timeout)
+                            if timeout and self.stall_backoff:
+                                self.stall_backoff = min(2 * timeout, _STALL_BACKOFF_MAX)
                         signal: Any = _backend.WAKE
                     else:
                         signal = await backend.park(waiter, self._abort_fn(waiter))

@@ -408,11 +408,9 @@ class Socket:
         self, msg_parts: Sequence[Any], flags: int, copy: bool, track: bool
     ) -> Attempt:
         parts = check_multipart(msg_parts)
-        send_multipart = self._zsock.send_multipart
+        send_multipart = _multipart_sender(self._zsock, copy, track)
         flags |= _NOBLOCK
-        # Once libzmq accepts the first frame it accepts the rest, so the
-        # frames go out in one synchronous sequence: no checkpoint between.
-        return lambda _events: send_multipart(parts, flags, copy=copy, track=track)
+        return lambda _events: send_multipart(parts, flags)
 
     async def send(
         self,
@@ -692,13 +690,13 @@ class Socket:
         return [check_multipart(parts) for parts in messages]
 
     def _send_batch_attempt(self, checked: Sequence[Sequence[Any]], copy: bool) -> Attempt:
-        send_multipart = self._zsock.send_multipart
+        send_multipart = _multipart_sender(self._zsock, copy, False)
 
         def attempt(_events: int) -> int:
             sent = 0
             for parts in checked:
                 try:
-                    send_multipart(parts, _NOBLOCK, copy=copy)
+                    send_multipart(parts, _NOBLOCK)
                 except zmq.ZMQError:
                     if not sent:
                         raise  # zmq.Again: wait; other errors: the caller's
@@ -880,6 +878,32 @@ class ViewCloser:
 
 
 _RCVMORE = int(zmq.RCVMORE)
+_SNDMORE = int(zmq.SNDMORE)
+
+
+def _multipart_sender(
+    zsock: zmq.Socket[Any], copy: bool, track: bool
+) -> Callable[[Sequence[Any], int], Any]:
+    """``zsock.send_multipart`` for frames already checked, minus its
+    per-call costs (type checks done once by check_multipart, enum flags,
+    a one-frame message as one plain send).
+
+    Once libzmq accepts the first frame of a message it accepts the rest
+    (the high-water mark is checked on the first frame only), so a
+    non-blocking send either raises zmq.Again on the first frame, having
+    sent nothing, or sends all: one synchronous sequence, no checkpoint.
+    """
+    send = zsock.send
+
+    def send_frames(parts: Sequence[Any], flags: int) -> Any:
+        last = len(parts) - 1
+        if last:
+            more = flags | _SNDMORE
+            for index in range(last):
+                send(parts[index], more, copy=copy, track=track)
+        return send(parts[last], flags, copy=copy, track=track)
+
+    return send_frames
 
 
 def _multipart_receiver(zsock: zmq.Socket[Any], copy: bool, track: bool) -> Callable[[int], Any]:
