@@ -14,13 +14,22 @@ end, the invariants the engine promises:
 * no hang (every wait is under a liveness bound);
 * no waiter left in the engine, and the process's fd count unchanged.
 
-Violations raise :class:`PropertyViolation` (or trio.TooSlowError for a hang),
-so the broken-engine tests can tell "the property caught it" from a bug in the
+Violations raise :class:`PropertyViolation` (or TimeoutError for a hang), so
+the broken-engine tests can tell "the property caught it" from a bug in the
 test itself.
+
+The runner is written against anyio's API, so one program runs on every
+event loop the library supports (:func:`run_on`): on trio, where the engine
+takes its trio-native path; on asyncio, where it takes its anyio path; and on
+trio with the engine forced onto its anyio path (``trio-anyio-engine``: the
+anyio path's rules under trio's scheduler).  The invariants are the same on
+all three; where a loop's scheduling makes the *model* differ (never the
+promise), a comment at that spot says why.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import os
@@ -30,8 +39,10 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Literal
 
+import anyio
+import anyio.abc
+import anyio.lowlevel
 import trio
-import trio.testing
 import zmq
 from hypothesis import strategies as st
 
@@ -39,9 +50,9 @@ if sys.version_info < (3, 11):
     from exceptiongroup import BaseExceptionGroup
 
 import trio_zmq
-from trio_zmq._core import _chaos
+from trio_zmq._core import _backend, _chaos
 from trio_zmq._core._engine import RECV, SEND, Attempt, read_events
-from trio_zmq.testing import ChaosSchedule, chaos_mode, sync_pub_sub, unique_endpoint
+from trio_zmq.testing import ChaosSchedule, chaos_mode, unique_endpoint
 
 Side = Literal["A", "B"]
 SIDES: tuple[Side, Side] = ("A", "B")
@@ -49,6 +60,13 @@ SIDES: tuple[Side, Side] = ("A", "B")
 LIVENESS = 5.0
 #: How long a settle may wait for real I/O (tcp, ipc) before judging.
 IO_GRACE = 2.0
+#: After a Disconnect: how long the drain waits for a message it counts in
+#: flight before it takes the message for dropped and feeds the receiver.
+LOSS_GRACE = 0.25
+
+Loop = Literal["trio", "asyncio", "trio-anyio-engine"]
+#: The event loops (and engine paths) a program runs on; see :func:`run_on`.
+LOOPS: tuple[Loop, ...] = ("trio", "asyncio", "trio-anyio-engine")
 
 
 class PropertyViolation(AssertionError):
@@ -181,8 +199,8 @@ class DriverRecvThen:
 @dataclasses.dataclass(frozen=True)
 class StartCancelledAfter:
     """Start a receiver (``count`` 0) or a sender of ``count`` messages on
-    ``side``, let the scheduler run ``ticks`` times, then cancel it: a
-    cancellation at an arbitrary point of the operation."""
+    ``side``, let the scheduler run ``ticks`` times (see :class:`Tick`),
+    then cancel it: a cancellation at an arbitrary point of the operation."""
 
     side: Side
     count: int
@@ -226,7 +244,14 @@ class SetHWM:
 
 @dataclasses.dataclass(frozen=True)
 class Tick:
-    """The driver yields once: some tasks run one step."""
+    """The driver yields once: some tasks run one step.
+
+    A tick is anyio's checkpoint.  On trio the tasks runnable then run one
+    step each (one batch, in random order); on asyncio the callbacks ready
+    then run (one loop iteration, in FIFO order).  Which tasks that reaches
+    differs between the loops, which is fine: ticks only place the driver's
+    next step (a cancellation, a send) at some point in the others' work.
+    """
 
 
 @dataclasses.dataclass(frozen=True)
@@ -385,14 +410,19 @@ class TaskRecord:
     label: str
     side: Side
     kind: Literal["recv", "send", "wait"]
-    scope: trio.CancelScope
-    task: trio.lowlevel.Task | None = None
+    scope: anyio.CancelScope
+    #: As the engine records it in ``Waiter.task`` (see :func:`current_task`).
+    task: object = None
     done: bool = False
     outcome: str = "pending"
     #: For senders: the message it is currently sending.
     current: Message | None = None
-    #: For REQ requesters: "recv" once the request is out.
+    #: For REQ requesters: "recv" once the request is out (set when libzmq
+    #: takes it).
     phase: Literal["send", "recv"] = "send"
+    #: For REQ requesters: requests unanswered when libzmq last refused
+    #: this task's send with EFSM (judged then, not when the task resumes).
+    efsm_unanswered: int = 0
 
     @property
     def direction(self) -> int:
@@ -426,7 +456,7 @@ class Runner:
         self.recv_fifo: list[tuple[str, str]] = []
         self.take_order: dict[str, int] = {}
         self.lossy = False
-        self.nursery: trio.Nursery | None = None
+        self.task_group: anyio.abc.TaskGroup | None = None
         self.bind_pending = False
         #: Set once B has connected (even to an endpoint not bound yet).
         self.hwm_frozen = False
@@ -477,7 +507,7 @@ class Runner:
         if self.topology.a_is_router and self.connected:
             # Teach the ROUTER B's routing id, so its sends are routable.
             await b.send_multipart(encode("hello", 0))
-            with trio.fail_after(LIVENESS):
+            with anyio.fail_after(LIVENESS):
                 self._from_frames("A", await a.recv_multipart())
 
     def _bind(self, sock: trio_zmq.Socket, endpoint: str) -> str:
@@ -497,7 +527,7 @@ class Runner:
         self.connected = True
         self.hwm_frozen = True
         if self.topology.b_type == zmq.SUB:
-            with trio.fail_after(LIVENESS):
+            with anyio.fail_after(LIVENESS):
                 await sync_pub_sub(self.socks["A"], self.socks["B"])
 
     # --- tasks ------------------------------------------------------------
@@ -505,9 +535,9 @@ class Runner:
     def _spawn(
         self, side: Side, kind: Literal["recv", "send", "wait"], count: int = 1
     ) -> TaskRecord:
-        assert self.nursery is not None
+        assert self.task_group is not None
         self.counter += 1
-        record = TaskRecord(f"{kind}{self.counter}{side}", side, kind, trio.CancelScope())
+        record = TaskRecord(f"{kind}{self.counter}{side}", side, kind, anyio.CancelScope())
         self.tasks.append(record)
         if kind == "send":
             # FIFO: every sender parked now must go out before this one.
@@ -519,7 +549,7 @@ class Runner:
             for earlier in self.pending("recv", side):
                 if self._is_parked(earlier):
                     self.recv_fifo.append((earlier.label, record.label))
-        self.nursery.start_soon(self._task_body, record, count)
+        self.task_group.start_soon(self._task_body, record, count)
         return record
 
     def _is_parked(self, record: TaskRecord) -> bool:
@@ -534,7 +564,7 @@ class Runner:
         ]
 
     async def _task_body(self, record: TaskRecord, count: int) -> None:
-        record.task = trio.lowlevel.current_task()
+        record.task = current_task()
         sock = self.socks[record.side]
         try:
             with record.scope:
@@ -550,7 +580,7 @@ class Runner:
                     # no checkpoint in between, so nobody can steal it).
                     try:
                         frames = sock.recv_multipart_nowait()
-                    except trio.WouldBlock:
+                    except anyio.WouldBlock:
                         # Others ahead of us may have taken it: only fine if
                         # some receiver was queued before us.
                         record.outcome = "woken, message taken by an earlier receiver"
@@ -590,7 +620,7 @@ class Runner:
             record.outcome = "closed"
             if record.current is not None:
                 self.cancelled_sends.add(record.current)
-        except trio.ClosedResourceError:
+        except anyio.ClosedResourceError:
             if record.side not in self.closed:
                 raise PropertyViolation(
                     f"{record.label}: ClosedResourceError on an open socket"
@@ -629,20 +659,28 @@ class Runner:
                     self.sent["B"].append(reply)
 
                 await rep._operate(SEND, attempt, 0)
-        except trio.ClosedResourceError:
+        except anyio.ClosedResourceError:
             if "A" not in self.closed:
                 raise PropertyViolation(
                     "echo server: ClosedResourceError on an open socket"
                 ) from None
 
+    def _unanswered(self) -> int:
+        """REQ/REP: requests whose reply no requester has taken yet."""
+        return len(self.sent["A"]) - len(self.taken["B"])
+
     def _req_busy(self, exc: zmq.ZMQError, record: TaskRecord) -> bool:
-        """Is this EFSM a REQ send while an earlier request is unanswered?"""
-        unanswered = len(self.sent["A"]) - len(self.taken["B"])
+        """Was this EFSM a REQ send while an earlier request was unanswered?
+
+        Judged from when libzmq refused the send (the attempt notes it), not
+        from now: a parked requester refused by another task's serve resumes
+        later, when the reply it was refused for may well have come back.
+        """
         return (
             self.topology.req_rep
             and exc.errno == zmq.EFSM
             and record.phase == "send"
-            and unanswered > 0
+            and record.efsm_unanswered > 0
         )
 
     def _orphan_replies(self) -> int:
@@ -659,8 +697,18 @@ class Runner:
         )
 
         def attempt(events: int) -> None:
-            plain(events)
+            try:
+                plain(events)
+            except zmq.ZMQError as exc:
+                if exc.errno == zmq.EFSM:
+                    record.efsm_unanswered = self._unanswered()
+                raise
             self.sent[dest].append(message)
+            if self.topology.req_rep:
+                # The request is out: its requester waits for the reply from
+                # now on, not from when it resumes (a reply that comes back
+                # before is not an orphan for the drain to take).
+                record.phase = "recv"
 
         return attempt
 
@@ -735,7 +783,7 @@ class Runner:
             ):
                 record = self._spawn(side, "send" if count else "recv", count)
                 for _ in range(ticks):
-                    await trio.lowlevel.checkpoint()
+                    await anyio.lowlevel.checkpoint()
                 record.scope.cancel()
             case Cancel(pick):
                 pending = self.pending()
@@ -759,7 +807,7 @@ class Runner:
                 self.socks[side].setsockopt(zmq.SNDHWM, hwm)
                 self.socks[side].setsockopt(zmq.RCVHWM, hwm)
             case Tick():
-                await trio.lowlevel.checkpoint()
+                await anyio.lowlevel.checkpoint()
             case Settle():
                 await self.settle()
             case Connect():
@@ -779,11 +827,39 @@ class Runner:
         dest = other(side)
         self.counter += 1
         message = (f"drv{self.counter}{side}", 0)
+        ahead = self._queued(side, SEND)
         try:
             self.socks[side].send_multipart_nowait(self._frames_to(dest, message))
-        except trio.WouldBlock:
+        except anyio.WouldBlock:
             return
         self.sent[dest].append(message)
+        self._not_overtaken(side, "send_nowait", ahead)
+
+    def _queued(self, side: Side, direction: int) -> list[TaskRecord]:
+        """Our tasks standing in ``side``'s queue for ``direction`` now."""
+        return [
+            t for t in self.pending(side=side) if t.direction == direction and self._is_parked(t)
+        ]
+
+    def _not_overtaken(self, side: Side, call: str, ahead: list[TaskRecord]) -> None:
+        """A ``*_nowait`` call that succeeded must have found nobody waiting
+        ahead of it in its direction (it raises WouldBlock instead)."""
+        if ahead:
+            raise PropertyViolation(
+                f"the driver's {call} on {side} overtook parked "
+                + ", ".join(t.label for t in ahead)
+            )
+
+    def _recv_nowait(self, side: Side) -> bool:
+        """The driver's recv_multipart_nowait(); False if it would block."""
+        ahead = self._queued(side, RECV)
+        try:
+            frames = self.socks[side].recv_multipart_nowait()
+        except anyio.WouldBlock:
+            return False
+        self._received(side, frames)
+        self._not_overtaken(side, "recv_nowait", ahead)
+        return True
 
     def _library_op(self, side: Side, op: str) -> None:
         sock = self.socks[side]
@@ -794,11 +870,7 @@ class Runner:
         elif not self._driver_may_touch() and op in ("recv_nowait", "send_nowait"):
             sock.setsockopt(zmq.LINGER, 0)  # a library call that keeps the state
         elif op == "recv_nowait" and self.topology.can_recv(side):
-            try:
-                frames = sock.recv_multipart_nowait()
-            except trio.WouldBlock:
-                return
-            self._received(side, frames)
+            self._recv_nowait(side)
         elif op == "send_nowait" and self.topology.can_send(side) and self._usable(other(side)):
             self._driver_send(side)
         elif op == "subscribe" and self.topology.b_type == zmq.SUB and side == "B":
@@ -832,10 +904,15 @@ class Runner:
         """inproc only: waiters parked although the socket says they could go.
 
         With inproc, nothing outside this thread changes a socket, so once
-        every task is blocked (trio has polled the fds), ZMQ_EVENTS read
+        every task is blocked (the loop has polled the fds), ZMQ_EVENTS read
         behind the library's back is the truth: a parked receiver on a
         readable socket, or a parked sender on a writable one, is a lost
         wake-up.
+
+        The same holds on the anyio path, where a ready waiter is woken
+        rather than served: a woken waiter is runnable, so once every task
+        is blocked none is left woken-but-not-yet-run (quiesce() checks
+        that), and a parked waiter is one nobody will wake.
         """
         parked = []
         open_sides = [side for side in SIDES if side not in self.closed]
@@ -854,16 +931,44 @@ class Runner:
                 self.socks[side]._engine.serve()
         return parked
 
+    def _check_woken_resumed(self) -> None:
+        """Once every task is blocked, no waiter is still marked woken.
+
+        The anyio path marks a parked waiter woken when it makes it look
+        again, and the mark is cleared when the task resumes (or, if it was
+        cancelled, when it leaves).  A waiter still marked once everything
+        is blocked was "woken" through an event its task no longer waits
+        on: a lost wake-up.  (Never set on the trio-native path.)
+        """
+        for side in SIDES:
+            if side in self.closed:
+                continue
+            engine = self.socks[side]._engine
+            for queue in engine.queues:
+                for waiter in queue:
+                    if waiter.woken:
+                        labels = [t.label for t in self.tasks if t.task is waiter.task]
+                        raise PropertyViolation(
+                            f"{labels or waiter!r} on {side}: woken, yet blocked with"
+                            " everything else"
+                        )
+
+    async def quiesce(self) -> None:
+        """Wait until every task is blocked, then check no waiter is still
+        woken (so "parked" means the same on both engine paths)."""
+        await wait_all_tasks_blocked()
+        self._check_woken_resumed()
+
     async def settle(self) -> None:
-        await trio.testing.wait_all_tasks_blocked()
+        await self.quiesce()
         if self.program.transport == "inproc":
             starving = self._starving() or self._ready_but_parked()
         else:
             # Real I/O: give messages time to arrive before judging.
-            with trio.move_on_after(IO_GRACE):
+            with anyio.move_on_after(IO_GRACE):
                 while starving := self._starving():
-                    await trio.sleep(0.005)
-                    await trio.testing.wait_all_tasks_blocked()
+                    await anyio.sleep(0.005)
+                    await self.quiesce()
         self._raise_if_starving(starving)
 
     def _raise_if_starving(self, starving: list[TaskRecord]) -> None:
@@ -879,9 +984,19 @@ class Runner:
         """Bring every task to an end and every message home, or fail."""
         await self.connect()
         await self.settle()
-        with trio.fail_after(LIVENESS):
+        taken = self._taken_count()
+        taken_at = anyio.current_time()
+        with anyio.fail_after(LIVENESS):
             while self.pending():
                 progressed = False
+                # A message counted in flight may have been dropped with a
+                # torn-down pipe (lossy programs): once nothing has been
+                # taken for a while, feed the receivers all the same.
+                if self._taken_count() != taken:
+                    taken, taken_at = self._taken_count(), anyio.current_time()
+                maybe_dropped = self.lossy and anyio.current_time() - taken_at > LOSS_GRACE
+                if maybe_dropped:
+                    taken_at = anyio.current_time()
                 if self.topology.req_rep:
                     # Requesters are fed by the echo server; an orphan reply
                     # (its requester cancelled) must be taken off the REQ
@@ -891,9 +1006,9 @@ class Runner:
                             record.scope.cancel()
                     elif "B" not in self.closed and self._orphan_replies() > 0:
                         progressed = await self._drain_recv("B")
-                    await trio.testing.wait_all_tasks_blocked()
+                    await self.quiesce()
                     if not progressed:
-                        await trio.sleep(0.001)
+                        await anyio.sleep(0.001)
                     continue
                 for record in self.pending():
                     if record.side in self.closed:
@@ -902,22 +1017,22 @@ class Runner:
                     if peer in self.closed:
                         record.scope.cancel()  # nothing can ever come for it
                     elif record.kind != "send":
-                        if self.in_flight(record.side) <= 0:
+                        if self.in_flight(record.side) <= 0 or maybe_dropped:
                             await self._drain_send(peer)  # feed the receiver
                     else:
                         progressed |= await self._drain_recv(peer)
-                await trio.testing.wait_all_tasks_blocked()
+                await self.quiesce()
                 if self.program.transport == "inproc":
                     # The drain's own bursts (a message per pending task)
                     # are the best chance to see a waiter left behind.
                     self._raise_if_starving(self._ready_but_parked())
                 if not progressed:
-                    await trio.sleep(0.001)
+                    await anyio.sleep(0.001)
             # Every message sent must now arrive (unless sockets closed).
             if self.topology.req_rep:
                 while not self.lossy and (self.in_flight("A") > 0 or self.in_flight("B") > 0):
                     if not await self._drain_recv("B"):
-                        await trio.sleep(0.001)  # the echo server is still at work
+                        await anyio.sleep(0.001)  # the echo server is still at work
                 return
             for side in SIDES:
                 if side in self.closed or self.lossy:
@@ -925,6 +1040,9 @@ class Runner:
                 while self.in_flight(side) > 0:
                     frames = await self.socks[side].recv_multipart()
                     self._received(side, frames)
+
+    def _taken_count(self) -> int:
+        return len(self.taken["A"]) + len(self.taken["B"])
 
     async def _drain_send(self, side: Side) -> None:
         dest = other(side)
@@ -934,12 +1052,7 @@ class Runner:
         self.sent[dest].append(message)
 
     async def _drain_recv(self, side: Side) -> bool:
-        try:
-            frames = self.socks[side].recv_multipart_nowait()
-        except trio.WouldBlock:
-            return False
-        self._received(side, frames)
-        return True
+        return self._recv_nowait(side)
 
     def check_messages(self) -> None:
         for side in SIDES:
@@ -1000,7 +1113,7 @@ class Runner:
 
 
 def _single(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    """The one exception inside nested nursery groups, or the group itself."""
+    """The one exception inside nested task-group groups, or the group itself."""
     leaves: list[BaseException] = []
 
     def walk(exc: BaseException) -> None:
@@ -1011,13 +1124,13 @@ def _single(group: BaseExceptionGroup[BaseException]) -> BaseException:
             leaves.append(exc)
 
     walk(group)
-    violations = [e for e in leaves if isinstance(e, PropertyViolation | trio.TooSlowError)]
+    violations = [e for e in leaves if isinstance(e, PropertyViolation | TimeoutError)]
     if violations:
         return violations[0]
     return leaves[0] if len(leaves) == 1 else group
 
 
-async def _within(scope: trio.CancelScope, fn: Callable[[], Awaitable[None]]) -> None:
+async def _within(scope: anyio.CancelScope, fn: Callable[[], Awaitable[None]]) -> None:
     with scope:
         await fn()
 
@@ -1026,26 +1139,104 @@ def open_fds() -> int:
     return len(os.listdir(f"/proc/{os.getpid()}/fd"))
 
 
+# ----------------------------------------------------------------------
+# Event-loop helpers
+# ----------------------------------------------------------------------
+
+
+def current_task() -> object:
+    """The running task, as the engine records it in ``Waiter.task``: trio's
+    task on trio (whichever engine path), asyncio's on asyncio."""
+    if trio.lowlevel.in_trio_task():
+        return trio.lowlevel.current_task()
+    return asyncio.current_task()
+
+
+#: asyncio: how many loop iterations in a row must find every other task
+#: blocked.  A task's wake-up by I/O takes two: the iteration whose select
+#: sees the fd only queues the reader callback (behind us), which completes
+#: the task's future; the task is seen runnable at the next one.
+_QUIET_ITERATIONS = 3
+
+
+async def wait_all_tasks_blocked() -> None:
+    """Return once every other task is blocked and the loop has polled I/O.
+
+    On trio this is :func:`anyio.wait_all_tasks_blocked` (trio's own, exact).
+    On asyncio anyio's version naps 0.1 s whenever some task is runnable,
+    which a program with dozens of settles cannot afford; this one looks
+    again after every loop iteration instead, with anyio's criterion: a task
+    is blocked while it awaits a future that is not done (a woken task --
+    its future done, its step not yet run -- is runnable, which is what the
+    lost-wake-up checks need).  Every other task must be found blocked on
+    several iterations in a row, so that a select ran after they all were.
+    """
+    if trio.lowlevel.in_trio_run():
+        await anyio.wait_all_tasks_blocked()
+        return
+    this_task = asyncio.current_task()
+    quiet = 0
+    while quiet < _QUIET_ITERATIONS:
+        await anyio.lowlevel.checkpoint()
+        busy = False
+        for task in asyncio.all_tasks():
+            waiter = getattr(task, "_fut_waiter", None)
+            if task is not this_task and (waiter is None or waiter.done()):
+                busy = True
+                break
+        quiet = 0 if busy else quiet + 1
+
+
+async def sync_pub_sub(pub: trio_zmq.Socket, sub: trio_zmq.Socket, interval: float = 0.01) -> None:
+    """Return once ``sub``'s subscription has reached ``pub``, with ``sub``
+    empty.
+
+    Not :func:`trio_zmq.testing.sync_pub_sub`: that one sends an end marker
+    per marker it drains, so when a plain marker was still in flight an end
+    marker is left behind, which a program then receives as a torn message.
+    """
+    marker = b"\x00trio-zmq-sync"
+    while True:
+        await pub.send(marker)
+        with anyio.move_on_after(interval):
+            if await sub.recv() == marker:
+                break
+    # Markers sent before the one that arrived may still be on their way:
+    # one end marker goes after them (one pipe, in order), and everything up
+    # to it is dropped.
+    end = marker + b"-end"
+    await pub.send(end)
+    while await sub.recv() != end:
+        pass
+
+
+# ----------------------------------------------------------------------
+# Running a program on an event loop
+# ----------------------------------------------------------------------
+
+
 async def run_program(program: Program, chaos: ChaosSchedule | None = None) -> Runner:
-    """Execute ``program`` and check every invariant; return the runner."""
+    """Execute ``program`` and check every invariant; return the runner.
+
+    Runs on whichever event loop calls it; see :func:`run_on`.
+    """
     fds_before = open_fds()
     with tempfile.TemporaryDirectory(prefix="trio-zmq-prop-") as ipc_dir:
         async with trio_zmq.Context(linger=0) as ctx:
             runner = Runner(program, ctx, ipc_dir)
-            with trio.fail_after(4 * LIVENESS):
+            with anyio.fail_after(4 * LIVENESS):
                 await runner.setup()
                 try:
-                    async with trio.open_nursery() as nursery:
-                        runner.nursery = nursery
+                    async with anyio.create_task_group() as task_group:
+                        runner.task_group = task_group
+                        server = anyio.CancelScope()
                         if runner.topology.req_rep:
-                            server = trio.CancelScope()
-                            nursery.start_soon(_within, server, runner.echo_server)
+                            task_group.start_soon(_within, server, runner.echo_server)
                         with chaos_mode(chaos) if chaos else contextlib.nullcontext():
                             for step in program.steps:
                                 await runner.run_step(step)
                             await runner.drain()
-                        if runner.topology.req_rep:
-                            server.cancel()
+                        server.cancel()
                 except BaseExceptionGroup as group:
                     raise _single(group) from None
             runner.check_messages()
@@ -1055,6 +1246,24 @@ async def run_program(program: Program, chaos: ChaosSchedule | None = None) -> R
     if fds_after != fds_before:
         raise PropertyViolation(f"open fds went from {fds_before} to {fds_after}")
     return runner
+
+
+def run_on(loop: Loop, program: Program, chaos: ChaosSchedule | None = None) -> Runner:
+    """Run :func:`run_program` on ``loop``: ``"trio"`` (the engine's
+    trio-native path), ``"asyncio"`` (through anyio; the engine's anyio
+    path) or ``"trio-anyio-engine"`` (trio, with the engine forced onto its
+    anyio path)."""
+    if loop == "trio":
+        return trio.run(run_program, program, chaos)
+    if loop == "asyncio":
+        return anyio.run(run_program, program, chaos, backend="asyncio")
+    if loop == "trio-anyio-engine":
+        _backend.force_anyio = True
+        try:
+            return trio.run(run_program, program, chaos)
+        finally:
+            _backend.force_anyio = False
+    raise ValueError(f"unknown loop {loop!r}")
 
 
 @contextlib.contextmanager

@@ -188,9 +188,7 @@ class MessageReceiveChannel(
 
 
 @final
-class MessageSendChannel(
-    _View, trio.abc.SendChannel[T], anyio.abc.ObjectSendStream[T], Generic[T]
-):
+class MessageSendChannel(_View, trio.abc.SendChannel[T], anyio.abc.ObjectSendStream[T], Generic[T]):
     """A socket's sending side as a :class:`trio.abc.SendChannel` and an
     :class:`anyio.abc.ObjectSendStream`.
 
