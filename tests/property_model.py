@@ -52,7 +52,7 @@ if sys.version_info < (3, 11):
 import trio_zmq
 from trio_zmq._core import _backend, _chaos
 from trio_zmq._core._engine import RECV, SEND, Attempt, read_events
-from trio_zmq.testing import ChaosSchedule, chaos_mode, unique_endpoint
+from trio_zmq.testing import ChaosSchedule, chaos_mode, sync_pub_sub, unique_endpoint
 
 Side = Literal["A", "B"]
 SIDES: tuple[Side, Side] = ("A", "B")
@@ -1185,29 +1185,6 @@ async def wait_all_tasks_blocked() -> None:
                 busy = True
                 break
         quiet = 0 if busy else quiet + 1
-
-
-async def sync_pub_sub(pub: trio_zmq.Socket, sub: trio_zmq.Socket, interval: float = 0.01) -> None:
-    """Return once ``sub``'s subscription has reached ``pub``, with ``sub``
-    empty.
-
-    Not :func:`trio_zmq.testing.sync_pub_sub`: that one sends an end marker
-    per marker it drains, so when a plain marker was still in flight an end
-    marker is left behind, which a program then receives as a torn message.
-    """
-    marker = b"\x00trio-zmq-sync"
-    while True:
-        await pub.send(marker)
-        with anyio.move_on_after(interval):
-            if await sub.recv() == marker:
-                break
-    # Markers sent before the one that arrived may still be on their way:
-    # one end marker goes after them (one pipe, in order), and everything up
-    # to it is dropped.
-    end = marker + b"-end"
-    await pub.send(end)
-    while await sub.recv() != end:
-        pass
 
 
 # ----------------------------------------------------------------------

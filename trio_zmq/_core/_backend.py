@@ -232,9 +232,13 @@ class _Asyncio(_Anyio):
 
     def wake(self, waiter: Waiter, value: outcome.Outcome[Any]) -> None:
         future = waiter.event
-        if future is not None and not future.done():
+        if future is not None:
+            # Even if the future is done (cancelled: the task will raise
+            # when it resumes), the task was woken: when it leaves without
+            # serving, it must pass the wake-up on.
             waiter.woken = True
-            future.set_result(None)
+            if not future.done():
+                future.set_result(None)
 
 
 TRIO: Final = _Trio()

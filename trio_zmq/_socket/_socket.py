@@ -323,6 +323,8 @@ class Socket:
             raise closed_error()
         if _chaos.source is not None:
             await _chaos.maybe_extra_checkpoint(backend)
+            if engine.closed:  # closed during the injected checkpoint
+                raise closed_error()
         if (
             not engine.queues[direction] or _chaos.variant.newcomer_overtakes
         ) and not _chaos.forced_eagain():

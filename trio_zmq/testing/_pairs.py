@@ -88,9 +88,14 @@ async def sync_pub_sub(pub: Socket, sub: Socket, *, interval: float = 0.01) -> N
         with anyio.move_on_after(interval):
             if await sub.recv() == marker:
                 break
-    # Drain markers still in flight.
-    while True:
-        await pub.send(marker + b"-end")
-        frame = await sub.recv()
-        if frame == marker + b"-end":
+    # Drain markers still in flight: publish a numbered end marker and
+    # receive until it arrives.  PUB -> SUB keeps order, so nothing sent
+    # before it is left behind; a PUB at its high-water mark may drop it,
+    # so a new one (and only then) goes out after each quiet interval.
+    for attempt in itertools.count():
+        end = b"%s-end-%d" % (marker, attempt)
+        await pub.send(end)
+        with anyio.move_on_after(interval):
+            while await sub.recv() != end:
+                pass
             return
