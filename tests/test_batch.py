@@ -9,11 +9,10 @@ transport, and a real peer process (``tests/peer.py``) where a peer matters.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import random
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, nullcontext, suppress
 from typing import Any
 
 import pytest
@@ -151,17 +150,18 @@ async def test_channel_batches(ctx: trio_zmq.Context, endpoint: str) -> None:
 
 async def test_max_items_and_everything_available(ctx: trio_zmq.Context, inproc: str) -> None:
     pull, push = push_pull(ctx, inproc)
-    await push.send_all([[seq(n)] for n in range(10)])  # inproc: all ten are in the pipe
-    assert [len(await pull.recv_batch(3)) for _ in range(4)] == [3, 3, 3, 1]
-    await push.send_all([[seq(n)] for n in range(10, 20)])
-    assert await pull.recv_batch(1) == [[seq(10)]]
-    assert await pull.recv_batch() == [[seq(n)] for n in range(11, 20)]
-    assert await push.send_batch([[b"f", b"g"]]) == 1
-    frames = await pull.recv_batch(copy=False)
-    assert [[f.bytes for f in m] for m in frames] == [[b"f", b"g"]]
-    pull.rcvtimeo = 20
-    with trio.fail_after(5), pytest.raises(zmq.Again):
-        await pull.recv_batch()
+    with trio.fail_after(5):
+        await push.send_all([[seq(n)] for n in range(10)])  # inproc: all ten are in the pipe
+        assert [len(await pull.recv_batch(3)) for _ in range(4)] == [3, 3, 3, 1]
+        await push.send_all([[seq(n)] for n in range(10, 20)])
+        assert await pull.recv_batch(1) == [[seq(10)]]
+        assert await pull.recv_batch() == [[seq(n)] for n in range(11, 20)]
+        assert await push.send_batch([[b"f", b"g"]]) == 1
+        frames = await pull.recv_batch(copy=False)
+        assert [[f.bytes for f in m] for m in frames] == [[b"f", b"g"]]
+        pull.rcvtimeo = 20
+        with pytest.raises(zmq.Again):
+            await pull.recv_batch()
 
 
 async def test_order_with_single_receives_mixed_in(ctx: trio_zmq.Context, endpoint: str) -> None:
@@ -366,14 +366,14 @@ async def test_room_made_while_serving_wakes_the_next_sender(ctx: trio_zmq.Conte
     def drain_peer(frames: list[bytes]) -> None:
         if frames == [b"y"] and not made_room:  # the second sender's attempt just failed
             made_room.append(True)
-            with contextlib.suppress(trio.WouldBlock):
+            with suppress(trio.WouldBlock):
                 while True:
                     b.recv_nowait()
 
     try:
         with trio.fail_after(5):
             async with trio.open_nursery() as nursery:
-                with contextlib.suppress(trio.WouldBlock):
+                with suppress(trio.WouldBlock):
                     while True:  # fill the pipe
                         a.send_nowait(b"fill")
                 await start_blocked(nursery, a, RECV, a.recv_batch)  # watches a's fd
@@ -431,9 +431,9 @@ async def test_bad_max_items(ctx: trio_zmq.Context, inproc: str, max_items: Any)
     pull, push = push_pull(ctx, inproc)
     await push.send(b"kept")
     await until_readable(pull)
-    with pytest.raises(ValueError, match="max_items"):
+    with trio.fail_after(5), pytest.raises(ValueError, match="max_items"):
         await pull.recv_batch(max_items)
-    with pytest.raises(ValueError, match="max_items"):
+    with trio.fail_after(5), pytest.raises(ValueError, match="max_items"):
         await pull.receive_channel().receive_batch(max_items)
     await assert_next_is(pull, b"kept")
 
@@ -525,7 +525,7 @@ async def test_close_wakes_blocked_batch_call(
                 (tx if sending else rx).close()
     assert blocked.closed_error is not None
     assert blocked.result is None
-    with pytest.raises(trio.ClosedResourceError):
+    with trio.fail_after(5), pytest.raises(trio.ClosedResourceError):
         await calls[call]()
     if close == "view":  # only the view closed: the socket works, the batch never went
         assert_idle(sock)
@@ -618,3 +618,59 @@ def test_interleaved_batches_keep_order(
     hwm: int, frames: int, send_ops: list[Op], recv_ops: list[Op]
 ) -> None:
     trio.run(interleave, hwm, frames, send_ops, recv_ops)
+
+
+# ----------------------------------------------------------------------
+# A deserializer that fails inside a batch loses no good message
+# ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad_at", [0, 1, 3])
+async def test_deserializer_error_in_batch_loses_no_good_message(
+    ctx: trio_zmq.Context, inproc: str, bad_at: int
+) -> None:
+    pull, push, _ = pair_of(ctx, inproc)
+    rx = pull.receive_channel(lambda frames: int(frames[0]))
+    payloads = [b"%d" % i for i in range(6)]
+    payloads[bad_at] = b"bad"
+    with trio.fail_after(5):
+        await push.send_all([[p] for p in payloads])
+        await until_readable(pull)
+        got: list[int] = []
+        errors = 0
+        while len(got) + errors < len(payloads):
+            try:
+                got.extend(await rx.receive_batch())
+            except ValueError:
+                errors += 1
+        assert errors == 1
+        assert got == [i for i in range(6) if i != bad_at]  # in order, none lost
+        with pytest.raises(trio.WouldBlock):
+            rx.receive_nowait()
+        # Held messages are also what receive() and receive_nowait() see.
+        await push.send_all([[b"7"], [b"x"], [b"8"], [b"9"]])
+        await until_readable(pull)
+        assert await rx.receive_batch() == [7]
+        with pytest.raises(ValueError, match="invalid literal"):
+            rx.receive_nowait()
+        assert rx.receive_nowait() == 8
+        assert await rx.receive() == 9
+
+
+async def test_channel_send_batch_takes_only_sequences(ctx: trio_zmq.Context, inproc: str) -> None:
+    pull, push, _ = pair_of(ctx, inproc)
+    tx: trio_zmq.MessageSendChannel[str] = push.send_channel(lambda text: [text.encode()])
+    for bad in ("abc", b"abc", iter(["a"])):
+        with pytest.raises(TypeError):
+            await tx.send_batch(bad)  # type: ignore[arg-type]
+    assert await tx.send_batch(["a", "b"]) == 2
+    with trio.fail_after(5):
+        assert await pull.recv_batch() == [[b"a"], [b"b"]]
+
+
+def pair_of(ctx: trio_zmq.Context, endpoint: str) -> tuple[trio_zmq.Socket, trio_zmq.Socket, str]:
+    pull = ctx.socket(zmq.PULL)
+    address = bind(pull, endpoint)
+    push = ctx.socket(zmq.PUSH)
+    push.connect(address)
+    return pull, push, address

@@ -29,6 +29,7 @@ that needs to tell.
 from __future__ import annotations
 
 import dataclasses
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar, final
 
@@ -40,7 +41,7 @@ from .._core import _backend
 from .._core._engine import RECV, SEND
 from .._core._exceptions import closed_error
 from .._core._wait import wait_events
-from .._socket._socket import Socket, ViewCloser
+from .._socket._socket import Socket, ViewCloser, check_batch_sequence
 from ._attributes import ZMQAttribute
 
 T = TypeVar("T")
@@ -138,14 +139,23 @@ class MessageReceiveChannel(
         super().__init__(socket)
         self._deserializer = deserializer
         self._attempt = socket._recv_multipart_attempt(0, True, False)
+        # Only after a deserializer failed inside a batch: the messages the
+        # batch had already taken from the socket behind the bad one, and
+        # the error, to be delivered before anything new is received.
+        self._held: deque[list[bytes]] = deque()
+        self._held_error: Exception | None = None
 
     async def receive(self) -> T:
         """Receive the next message; a checkpoint, cancel-safe.
 
         Raises:
           trio.ClosedResourceError: this view or the socket is or gets closed.
+          Exception: what the deserializer raised (the message is consumed).
         """
         self._check_open()
+        if self._held_error is not None or self._held:
+            await _backend.current().checkpoint()
+            return self._next_held()
         frames: list[bytes] = await self._socket._operate(RECV, self._attempt, 0, self._closer)
         self._items += 1
         return self._convert(frames)
@@ -153,6 +163,8 @@ class MessageReceiveChannel(
     def receive_nowait(self) -> T:
         """Receive a message now or raise :exc:`trio.WouldBlock`."""
         self._check_open()
+        if self._held_error is not None or self._held:
+            return self._next_held()
         frames: list[bytes] = self._socket._nowait(RECV, self._attempt)
         self._items += 1
         return self._convert(frames)
@@ -162,21 +174,53 @@ class MessageReceiveChannel(
 
         Waits only while none is available (see
         :meth:`trio_zmq.Socket.recv_batch`).  A cancelled call received
-        nothing; a returned batch is complete.
+        nothing; a returned batch is complete.  If the deserializer fails on
+        a message, the batch ends before it: the messages before it are
+        returned and the error is raised by the next receive call, or at
+        once if it was the first; the bad message is consumed, and the
+        messages taken behind it are delivered next.  None is lost.
 
         Raises:
           ValueError: ``max_items`` is not a positive int.
           trio.ClosedResourceError: this view or the socket is or gets closed.
+          Exception: what the deserializer raised (see above).
         """
         self._check_open()
         socket = self._socket
-        batch: list[list[bytes]] = await socket._operate(
-            RECV, socket._recv_batch_attempt(max_items, True), 0, self._closer
-        )
+        attempt = socket._recv_batch_attempt(max_items, True)
+        if self._held_error is not None:
+            await _backend.current().checkpoint()
+            return [self._next_held()]
+        if self._held:
+            await _backend.current().checkpoint()
+            count = min(max_items, len(self._held))
+            return self._convert_batch([self._held.popleft() for _ in range(count)])
+        batch: list[list[bytes]] = await socket._operate(RECV, attempt, 0, self._closer)
         self._items += len(batch)
+        return self._convert_batch(batch)
+
+    def _next_held(self) -> T:
+        error, self._held_error = self._held_error, None
+        if error is not None:
+            raise error
+        return self._convert(self._held.popleft())
+
+    def _convert_batch(self, batch: list[list[bytes]]) -> list[T]:
         if self._deserializer is None:
             return batch  # type: ignore[return-value]  # T is list[bytes] here
-        return [self._deserializer(frames) for frames in batch]
+        items: list[T] = []
+        for index, frames in enumerate(batch):
+            try:
+                items.append(self._deserializer(frames))
+            except Exception as exc:
+                # Keep what the batch took behind the bad message, in order,
+                # ahead of anything the socket holds.
+                self._held.extendleft(reversed(batch[index + 1 :]))
+                if not items:
+                    raise
+                self._held_error = exc
+                return items
+        return items
 
     def _convert(self, frames: list[bytes]) -> T:
         if self._deserializer is None:
@@ -238,6 +282,7 @@ class MessageSendChannel(_View, trio.abc.SendChannel[T], anyio.abc.ObjectSendStr
         """
         self._check_open()
         socket = self._socket
+        values = check_batch_sequence(values)
         checked = socket._check_batch([self._frames(value) for value in values])
         if not checked:
             await _backend.current().checkpoint()

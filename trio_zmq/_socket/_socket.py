@@ -683,13 +683,7 @@ class Socket:
     @staticmethod
     def _check_batch(messages: object) -> list[Sequence[Any]]:
         """Every frame of every message, checked before the first is sent."""
-        if isinstance(messages, (bytes, bytearray, memoryview, str)) or not isinstance(
-            messages, Sequence
-        ):
-            raise TypeError(
-                f"a batch is a sequence of multipart messages, not {type(messages).__name__}"
-            )
-        return [check_multipart(parts) for parts in messages]
+        return [check_multipart(parts) for parts in check_batch_sequence(messages)]
 
     def _send_batch_attempt(self, checked: Sequence[Sequence[Any]], copy: bool) -> Attempt:
         send_multipart = _multipart_sender(self._zsock, copy, False)
@@ -877,6 +871,14 @@ class ViewCloser:
         self.closed = True
         for scope in self._scopes:
             scope.cancel()
+
+
+def check_batch_sequence(items: object) -> Sequence[Any]:
+    """A batch is a sequence (a list, a tuple...), not an iterator, str or
+    bytes: it is checked whole before anything is sent."""
+    if isinstance(items, (bytes, bytearray, memoryview, str)) or not isinstance(items, Sequence):
+        raise TypeError(f"a batch is a sequence of messages, not {type(items).__name__}")
+    return items
 
 
 _RCVMORE = int(zmq.RCVMORE)
