@@ -67,6 +67,17 @@ def check_multipart(msg_parts: object) -> Sequence[Any]:
         it would send one frame per byte), or a frame of the wrong type.
       ValueError: an empty message.
     """
+    # The common case first, without the ABC checks (they cost more than
+    # sending a small frame): a list or tuple of bytes.
+    kind = type(msg_parts)
+    if kind is list or kind is tuple:
+        parts: Sequence[Any] = msg_parts  # type: ignore[assignment]
+        for frame in parts:
+            if type(frame) is not bytes:
+                break
+        else:
+            if parts:
+                return parts
     if isinstance(msg_parts, (bytes, bytearray, memoryview, str, zmq.Frame)):
         raise TypeError(
             "a multipart message is a sequence of frames; "

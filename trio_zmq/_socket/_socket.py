@@ -911,10 +911,10 @@ def _multipart_sender(
 
 
 def _multipart_receiver(zsock: zmq.Socket[Any], copy: bool, track: bool) -> Callable[[int], Any]:
-    """``zsock.recv_multipart`` for a fixed ``copy``/``track``, minus its
-    per-frame costs: the RCVMORE option as a plain int (pyzmq converts the
-    enum on every call) and the methods bound once.  The option read costs
-    about as much as the receive itself on small messages.
+    """``zsock.recv_multipart`` for a fixed ``copy``/``track``, with the
+    methods bound once.  The RCVMORE read per frame remains (pyzmq 27 looks
+    the option up as an enum on every call, int or not): on small messages it
+    costs several times the receive itself (docs/performance.md, profile c).
     """
     recv = zsock.recv
     more = zsock.get
