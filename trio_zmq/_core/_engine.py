@@ -35,6 +35,12 @@ scope around its fd wait, and the watcher serves itself.  If the watcher
 leaves (its operation is done, it was cancelled, it raised), it hands the
 role over to a parked waiter.
 
+That is the trio path.  The event loop's primitives come from
+:mod:`._backend`; on asyncio, where a cancellation can overtake a wake-up,
+no parked task is handed a result: like the watcher, it is woken and serves
+itself, and one cancelled before it acts passes the wake-up on (see
+:meth:`Engine._leave`).
+
 Nothing here runs in the background: all the waiting and serving happens in
 the tasks of the callers.
 """
