@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, final, overload
 
 import zmq
+from trio.lowlevel import in_trio_task as _in_trio_task
 from zmq.utils import jsonapi
 
 from .._core import _backend, _chaos, _registry
@@ -40,7 +41,9 @@ R = TypeVar("R")
 _NOBLOCK = int(zmq.NOBLOCK)
 #: The socket option holding the pyzmq-style timeout of each direction.
 _TIMEOUT_OPTION = (int(zmq.RCVTIMEO), int(zmq.SNDTIMEO))
-_OWN_ATTRIBUTES = frozenset({"_zsock", "_engine", "_context", "_type", "_endpoints"})
+_OWN_ATTRIBUTES = frozenset(
+    {"_zsock", "_engine", "_context", "_type", "_endpoints", "_recv_default"}
+)
 
 
 @final
@@ -57,7 +60,15 @@ class Socket:
     either its operation happened or it raised :exc:`trio.Cancelled`.
     """
 
-    __slots__ = ("__weakref__", "_context", "_endpoints", "_engine", "_type", "_zsock")
+    __slots__ = (
+        "__weakref__",
+        "_context",
+        "_endpoints",
+        "_engine",
+        "_recv_default",
+        "_type",
+        "_zsock",
+    )
 
     _zsock: zmq.Socket[Any]
     _engine: Engine
@@ -86,6 +97,8 @@ class Socket:
         # Endpoints bound or connected through this wrapper (libzmq cannot
         # list them); for anyio's typed attributes and for repr().
         object.__setattr__(self, "_endpoints", [])
+        # recv() with default arguments, built once: the hot path.
+        object.__setattr__(self, "_recv_default", self._recv_attempt(0, True, False))
 
     @classmethod
     def from_socket(cls, zsock: zmq.Socket[Any]) -> Socket:
@@ -316,18 +329,24 @@ class Socket:
         zmq.Again if it would block.  ``view`` is the channel view the call
         came through, whose close() must interrupt the wait.
         """
-        backend = _backend.current()
+        # _backend.current(), inlined: this runs once per message.
+        if _in_trio_task() and not _backend.force_anyio:
+            backend: _backend.Backend = _TRIO
+        else:
+            backend = _backend.current()
         await backend.before_operation()
         engine = self._engine
         if engine.closed:
             raise closed_error()
-        if _chaos.source is not None:
+        queues = engine.queues
+        chaos = _chaos.source
+        if chaos is not None:
             await _chaos.maybe_extra_checkpoint(backend)
             if engine.closed:  # closed during the injected checkpoint
                 raise closed_error()
-        if (
-            not engine.queues[direction] or _chaos.variant.newcomer_overtakes
-        ) and not _chaos.forced_eagain():
+        if (not queues[direction] or _chaos.variant.newcomer_overtakes) and (
+            chaos is None or not _chaos.forced_eagain()
+        ):
             try:
                 result = attempt(0)
             except zmq.Again:
@@ -339,7 +358,8 @@ class Socket:
                 engine.after_operation()
                 raise_translated(exc, engine)
             else:
-                engine.after_operation()
+                if queues[RECV] or queues[SEND]:  # anyone to serve (as in after_operation)
+                    engine.after_operation()
                 if direction == RECV and _chaos.variant.checkpoint_after_recv:
                     await backend.checkpoint()  # broken: may drop the message
                 else:
@@ -560,7 +580,11 @@ class Socket:
           zmq.ZMQError: what libzmq reports (EFSM on REP, ...).
         """
         result: bytes | zmq.Frame = await self._operate(
-            RECV, self._recv_attempt(flags, copy, track), flags
+            RECV,
+            self._recv_default
+            if flags == 0 and copy is True and not track
+            else self._recv_attempt(flags, copy, track),
+            flags,
         )
         return result
 
@@ -881,6 +905,7 @@ def check_batch_sequence(items: object) -> Sequence[Any]:
     return items
 
 
+_TRIO = _backend.TRIO
 _RCVMORE = int(zmq.RCVMORE)
 _SNDMORE = int(zmq.SNDMORE)
 
