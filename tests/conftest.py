@@ -190,9 +190,7 @@ def peer() -> Iterator[type[Peer]]:
 
 def current_task() -> object:
     """The running task, as the engine records it in ``Waiter.task``."""
-    if trio.lowlevel.in_trio_task():
-        return trio.lowlevel.current_task()
-    return asyncio.current_task()
+    return _backend.running_task()
 
 
 @contextlib.contextmanager

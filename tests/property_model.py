@@ -1145,11 +1145,8 @@ def open_fds() -> int:
 
 
 def current_task() -> object:
-    """The running task, as the engine records it in ``Waiter.task``: trio's
-    task on trio (whichever engine path), asyncio's on asyncio."""
-    if trio.lowlevel.in_trio_task():
-        return trio.lowlevel.current_task()
-    return asyncio.current_task()
+    """The running task, as the engine records it in ``Waiter.task``."""
+    return _backend.running_task()
 
 
 #: asyncio: how many loop iterations in a row must find every other task

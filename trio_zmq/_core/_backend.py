@@ -151,9 +151,7 @@ class _Anyio(Backend):
     def current_task(self) -> Any:
         # Only for introspection (tests, repr): the anyio path never
         # reschedules a task by hand.
-        if trio.lowlevel.in_trio_task():
-            return trio.lowlevel.current_task()
-        return asyncio.current_task()
+        return running_task()
 
     async def before_operation(self) -> None:
         await anyio.lowlevel.checkpoint()
@@ -255,6 +253,14 @@ def current() -> Backend:
     if trio.lowlevel.in_trio_task():
         return ANYIO if force_anyio else TRIO
     return ASYNCIO
+
+
+def running_task() -> Any:
+    """The running task as ``Waiter.task`` records it on any backend: trio's
+    inside a trio task (whichever engine path), asyncio's elsewhere."""
+    if trio.lowlevel.in_trio_task():
+        return trio.lowlevel.current_task()
+    return asyncio.current_task()
 
 
 def notify_closing(fd: int) -> None:
