@@ -1232,11 +1232,11 @@ def run_on(loop: Loop, program: Program, chaos: ChaosSchedule | None = None) -> 
     if loop == "asyncio":
         return anyio.run(run_program, program, chaos, backend="asyncio")
     if loop == "trio-anyio-engine":
-        _backend.force_anyio = True
+        _chaos.set_force_anyio(True)
         try:
             return trio.run(run_program, program, chaos)
         finally:
-            _backend.force_anyio = False
+            _chaos.set_force_anyio(False)
     raise ValueError(f"unknown loop {loop!r}")
 
 

@@ -39,10 +39,50 @@ async def test_each_flavour_runs_where_it_says(flavour: str) -> None:
     assert library == ("asyncio" if flavour == "asyncio" else "trio")
     expected = {
         "trio": _backend.TRIO,
+        "trio-general-path": _backend.TRIO,
         "asyncio": _backend.ASYNCIO,
         "trio-anyio-engine": _backend.ANYIO,
     }[flavour]
     assert _backend.current() is expected
+    assert _chaos.quiet is (flavour in ("trio", "asyncio"))
+
+
+async def test_fast_path_is_taken_exactly_where_it_should(
+    ctx: trio_zmq.Context, inproc: str, flavour: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """recv/send (single and multipart) and the channels' receive/send skip
+    Socket._operate on trio with no test switch on -- the fast path -- and
+    go through it everywhere else.  Both paths deliver the same."""
+    pull, push, _ = pair(ctx, zmq.PULL, zmq.PUSH, inproc)
+    general = 0
+    operate = trio_zmq.Socket._operate
+
+    async def counted(self: trio_zmq.Socket, *args: object, **kwargs: object) -> object:
+        nonlocal general
+        general += 1
+        return await operate(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(trio_zmq.Socket, "_operate", counted)
+    receiver = pull.receive_channel()
+    sender = push.send_channel()
+    with anyio.fail_after(PROMPT):
+        await push.send(b"a")
+        await push.send_multipart([b"b", b"c"])
+        await sender.send([b"d"])
+        assert await pull.recv() == b"a"
+        assert await pull.recv_multipart() == [b"b", b"c"]
+        assert await receiver.receive() == [b"d"]
+        # A receive that has to wait first: the peer sends once it parked.
+        async with anyio.create_task_group() as tg:
+
+            async def late_send() -> None:
+                await anyio.wait_all_tasks_blocked()
+                await push.send(b"e")
+
+            tg.start_soon(late_send)
+            assert await pull.recv() == b"e"
+    calls = 8
+    assert general == (0 if flavour == "trio" else calls)
 
 
 async def test_closed_is_caught_as_trio_and_as_anyio_error(
@@ -236,7 +276,7 @@ async def test_cancel_between_wake_and_resume_passes_the_wake_on(
                 push.send_nowait(b"2")
                 trio_zmq.probe(pull)
                 woken = [w.woken for w in engine.queues[RECV]]
-                if flavour == "trio":
+                if flavour in ("trio", "trio-general-path"):
                     # R0 and R1 were served in place: nothing to cancel.
                     assert len(engine.queues[RECV]) == len(names) - 2
                     assert not any(woken)

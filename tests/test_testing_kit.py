@@ -19,6 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import trio_zmq
+from trio_zmq._core import _chaos
 from trio_zmq._pytest_plugin import PairFactory
 from trio_zmq.testing import (
     PAIRABLE_TYPES,
@@ -348,6 +349,34 @@ async def test_chaos_mode_all_adversities_operations_still_work(transport: str) 
     # Every injection was consumed: spurious wake-ups by waiting tasks,
     # forced EAGAIN and extra checkpoints by the first operations.
     assert schedule.used() == {"spurious": 20, "eagain": 20, "checkpoint": 20}
+
+
+def quiet() -> bool:
+    """``_chaos.quiet``, read afresh (mypy would narrow the attribute)."""
+    return _chaos.quiet
+
+
+def test_every_test_switch_turns_the_fast_path_off() -> None:
+    """The socket layer's fast path skips every test switch's check, so it
+    may run only while ``_chaos.quiet``: each switch must clear it, and
+    turning the switch off must restore it."""
+    assert quiet()
+    with chaos_mode(ChaosSchedule()):
+        assert not quiet()
+    assert quiet()
+    for flag in _chaos.BrokenVariant().__dataclass_fields__:
+        setattr(_chaos.variant, flag, True)
+        try:
+            assert not quiet(), flag
+        finally:
+            setattr(_chaos.variant, flag, False)
+        assert quiet(), flag
+    _chaos.set_force_anyio(True)
+    try:
+        assert not quiet()
+    finally:
+        _chaos.set_force_anyio(False)
+    assert quiet()
 
 
 async def test_chaos_mode_forced_eagain_is_real() -> None:

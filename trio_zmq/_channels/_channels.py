@@ -36,12 +36,15 @@ from typing import Any, Generic, TypeVar, final
 import anyio.abc
 import trio
 import zmq
+from trio.lowlevel import cancel_shielded_checkpoint as _cancel_shielded_checkpoint
+from trio.lowlevel import checkpoint_if_cancelled as _checkpoint_if_cancelled
+from trio.lowlevel import in_trio_task as _in_trio_task
 
-from .._core import _backend
+from .._core import _backend, _chaos
 from .._core._engine import RECV, SEND
 from .._core._exceptions import closed_error
 from .._core._wait import wait_events
-from .._socket._socket import Socket, ViewCloser, check_batch_sequence
+from .._socket._socket import NOT_NOW, Socket, ViewCloser, check_batch_sequence
 from ._attributes import ZMQAttribute
 
 T = TypeVar("T")
@@ -138,7 +141,7 @@ class MessageReceiveChannel(
     ) -> None:
         super().__init__(socket)
         self._deserializer = deserializer
-        self._attempt = socket._recv_multipart_attempt(0, True, False)
+        self._attempt = socket._recv_multipart_default
         # Only after a deserializer failed inside a batch: the messages the
         # batch had already taken from the socket behind the bad one, and
         # the error, to be delivered before anything new is received.
@@ -156,7 +159,21 @@ class MessageReceiveChannel(
         if self._held_error is not None or self._held:
             await _backend.current().checkpoint()
             return self._next_held()
-        frames: list[bytes] = await self._socket._operate(RECV, self._attempt, 0, self._closer)
+        socket = self._socket
+        attempt = self._attempt
+        in_trio = _in_trio_task()
+        frames: list[bytes]
+        if in_trio and _chaos.quiet:
+            # The fast path: see trio_zmq.Socket.recv().
+            await _checkpoint_if_cancelled()
+            frames = socket._try_now(RECV, attempt)
+            if frames is NOT_NOW:
+                frames = await self._closer.interruptible(_TRIO, socket._wait(_TRIO, RECV, attempt))
+            else:
+                await _cancel_shielded_checkpoint()
+        else:
+            backend = _backend.for_task(in_trio)
+            frames = await socket._operate(RECV, attempt, 0, self._closer, backend)
         self._items += 1
         return self._convert(frames)
 
@@ -257,8 +274,18 @@ class MessageSendChannel(_View, trio.abc.SendChannel[T], anyio.abc.ObjectSendStr
           trio.ClosedResourceError: this view or the socket is or gets closed.
         """
         self._check_open()
-        attempt = self._socket._send_multipart_attempt(self._frames(value), 0, True, False)
-        await self._socket._operate(SEND, attempt, 0, self._closer)
+        socket = self._socket
+        attempt = socket._send_multipart_attempt(self._frames(value), 0, True, False)
+        in_trio = _in_trio_task()
+        if in_trio and _chaos.quiet:
+            # The fast path: see trio_zmq.Socket.recv().
+            await _checkpoint_if_cancelled()
+            if socket._try_now(SEND, attempt) is NOT_NOW:
+                await self._closer.interruptible(_TRIO, socket._wait(_TRIO, SEND, attempt))
+            else:
+                await _cancel_shielded_checkpoint()
+        else:
+            await socket._operate(SEND, attempt, 0, self._closer, _backend.for_task(in_trio))
         self._items += 1
 
     def send_nowait(self, value: T) -> None:
@@ -311,3 +338,6 @@ class MessageSendChannel(_View, trio.abc.SendChannel[T], anyio.abc.ObjectSendStr
 
     def __repr__(self) -> str:
         return f"<trio_zmq send channel of {self._socket!r}>"
+
+
+_TRIO = _backend.TRIO

@@ -38,6 +38,7 @@ import anyio.lowlevel
 import outcome
 import trio
 
+from . import _chaos
 from ._exceptions import closed_error
 
 if TYPE_CHECKING:
@@ -243,15 +244,22 @@ TRIO: Final = _Trio()
 ANYIO: Final = _Anyio()
 ASYNCIO: Final = _Asyncio()
 
-#: Test and benchmark switch: use :data:`ANYIO` even inside trio tasks.
-force_anyio = False
-
 
 def current() -> Backend:
     """The backend for the calling task: :data:`TRIO` inside a trio task,
-    :data:`ASYNCIO` elsewhere (anyio supports no other loop)."""
-    if trio.lowlevel.in_trio_task():
-        return ANYIO if force_anyio else TRIO
+    :data:`ASYNCIO` elsewhere (anyio supports no other loop).
+
+    :data:`ANYIO` inside trio tasks only while a test or benchmark forces it
+    (:func:`trio_zmq._core._chaos.set_force_anyio`).
+    """
+    return for_task(trio.lowlevel.in_trio_task())
+
+
+def for_task(in_trio_task: bool) -> Backend:
+    """:func:`current`, for a caller that has asked ``in_trio_task()`` itself
+    (the socket layer's hot paths do, to choose their fast path)."""
+    if in_trio_task:
+        return ANYIO if _chaos.force_anyio else TRIO
     return ASYNCIO
 
 

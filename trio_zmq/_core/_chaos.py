@@ -1,7 +1,6 @@
 """Test-only switches read by the engine and the socket layer.
 
-Two kinds of switch live here, both off by default and both cheap to check
-on the hot path (one module-global attribute read):
+Three kinds of switch live here, all off by default:
 
 * :data:`variant` selects a *deliberately broken* engine.  The property
   suite runs against each broken variant and must find a counterexample:
@@ -10,6 +9,13 @@ on the hot path (one module-global attribute read):
   adversarial scheduling (spurious fd wake-ups, forced EAGAIN on the first
   non-blocking attempt, extra checkpoints).  ``trio_zmq.testing`` drives it
   from hypothesis, so a failing schedule shrinks and prints.
+* :data:`force_anyio` makes trio tasks take the engine's anyio path, so
+  that the tests and ``trio-zmq engines`` can run it on trio.
+
+:data:`quiet` is True while all of them are off.  It is the only switch
+the socket layer's hot paths read (one module-global read per call); set
+the switches through :func:`set_source`, :func:`set_force_anyio` and
+:data:`variant`'s attributes, which keep it up to date.
 
 Nothing in here changes behaviour unless a test turns it on.
 """
@@ -46,6 +52,10 @@ class BrokenVariant:
     def names(self) -> list[str]:
         return [f.name for f in dataclasses.fields(self) if getattr(self, f.name)]
 
+    def __setattr__(self, name: str, value: bool) -> None:
+        object.__setattr__(self, name, value)
+        _refresh()
+
 
 class ChaosSource(Protocol):
     """Decides, at each decision point, whether to inject an adversity."""
@@ -60,8 +70,32 @@ class ChaosSource(Protocol):
         """Should this operation yield to the scheduler once more first?"""
 
 
-variant = BrokenVariant()
 source: ChaosSource | None = None
+force_anyio = False
+#: True while no switch is on: the hot paths may skip every check above.
+quiet = True
+
+
+def _refresh() -> None:
+    global quiet
+    live = globals().get("variant")  # None while the first one is built
+    quiet = source is None and not force_anyio and not (live is not None and live.names())
+
+
+variant = BrokenVariant()
+
+
+def set_source(new: ChaosSource | None) -> None:
+    global source
+    source = new
+    _refresh()
+
+
+def set_force_anyio(on: bool) -> None:
+    """Make trio tasks use the engine's anyio path (tests, benchmarks)."""
+    global force_anyio
+    force_anyio = on
+    _refresh()
 
 
 async def maybe_spurious_wakeup(backend: Backend) -> bool:

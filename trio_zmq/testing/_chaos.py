@@ -68,8 +68,8 @@ def chaos_mode(schedule: ChaosSchedule) -> Iterator[ChaosSchedule]:
     """
     if _chaos.source is not None:
         raise RuntimeError("chaos_mode is already active")
-    _chaos.source = schedule
+    _chaos.set_source(schedule)
     try:
         yield schedule
     finally:
-        _chaos.source = None
+        _chaos.set_source(None)
