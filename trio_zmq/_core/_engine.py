@@ -252,6 +252,12 @@ class Engine:
             if not called_zmq:
                 self._note_stall(events, stalled)
                 return
+            if not (self.queues[RECV] or self.queues[SEND]):
+                # Nobody left to serve, so nobody will sleep on the fd
+                # trusting this read: the next waiter reads EVENTS itself
+                # before it sleeps (wait() serves first).
+                self.stall_backoff = 0.0
+                return
             if _chaos.variant.wake_one:
                 return  # broken variant: one waiter per wake-up, no re-probe
 
@@ -263,9 +269,8 @@ class Engine:
         the watcher then sleeps on the fd with a timeout and retries, with
         a backoff from 1 ms to 64 ms.  Only ROUTER-like sockets get here.
         """
-        stuck = any(
-            stalled[direction] == _AGAIN_LIMIT and events & DIRECTION_FLAGS[direction]
-            for direction in (RECV, SEND)
+        stuck = (stalled[RECV] == _AGAIN_LIMIT and events & DIRECTION_FLAGS[RECV]) or (
+            stalled[SEND] == _AGAIN_LIMIT and events & DIRECTION_FLAGS[SEND]
         )
         if not stuck:
             self.stall_backoff = 0.0
