@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import trio
 
-from . import _bench, _demo, _engines
+from . import _bench, _costs, _demo, _engines
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,6 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     engines.add_argument("--rounds", type=_positive, default=5, help="rounds (5)")
     engines.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
+    costs = commands.add_parser(
+        "costs",
+        help="microseconds per call in one process, against trio's floor and zmq.asyncio",
+    )
+    costs.add_argument("--rounds", type=_positive, default=5, help="rounds (5)")
+    costs.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
     return parser
 
 
@@ -68,6 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _bench.main(args)
     if args.command == "engines":
         return _engines.main(args.rounds, args.quick)
+    if args.command == "costs":
+        return _costs.main(args.rounds, args.quick)
     raise AssertionError(f"unhandled command {args.command!r}")  # argparse prevents this
 
 
