@@ -214,7 +214,8 @@ class Engine:
         """Complete every waiter that can proceed now, in FIFO order.
 
         Returns only after a ZMQ_EVENTS read that was followed by no other
-        zmq call, so that sleeping on the fd afterwards cannot miss an edge.
+        zmq call, so that sleeping on the fd afterwards cannot miss an edge
+        -- or once nobody is left to serve, when nobody will sleep on it.
         """
         zsock = self.zsock
         # Per direction: how often its head failed (zmq.Again) although
