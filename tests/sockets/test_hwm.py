@@ -13,7 +13,7 @@ from anyio import wait_all_tasks_blocked
 
 import trio_zmq
 
-from .conftest import ON_EVERY_LOOP, Peer, assert_schedule_point, bind, fresh_endpoint
+from tests.conftest import ON_EVERY_LOOP, Peer, assert_schedule_point, bind, fresh_endpoint
 
 pytestmark = ON_EVERY_LOOP
 

@@ -24,7 +24,7 @@ import trio_zmq
 from trio_zmq._core import _backend, _chaos
 from trio_zmq._core._engine import _WAKE_AHEAD, RECV, SEND
 
-from .conftest import ON_EVERY_LOOP, assert_schedule_point, bind, pair
+from tests.conftest import ON_EVERY_LOOP, assert_schedule_point, bind, pair
 
 if sys.version_info < (3, 11):
     from exceptiongroup import ExceptionGroup

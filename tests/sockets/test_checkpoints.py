@@ -30,7 +30,7 @@ import trio_zmq
 from trio_zmq._core import _registry
 from trio_zmq._core._engine import RECV, SEND
 
-from .conftest import (
+from tests.conftest import (
     AnySocket,
     bind,
     fresh_endpoint,

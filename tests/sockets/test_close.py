@@ -22,7 +22,7 @@ import zmq
 import trio_zmq
 from trio_zmq._core import _registry
 
-from .conftest import ON_EVERY_LOOP, bind, fresh_endpoint, pair
+from tests.conftest import ON_EVERY_LOOP, bind, fresh_endpoint, pair
 
 pytestmark = ON_EVERY_LOOP
 

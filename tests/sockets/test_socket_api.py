@@ -16,7 +16,7 @@ import trio_zmq
 from trio_zmq._core import _registry
 from trio_zmq._core._engine import RECV, SEND
 
-from .conftest import ON_EVERY_LOOP, AnySocket, bind, pair, recv_frames, until_readable
+from tests.conftest import ON_EVERY_LOOP, AnySocket, bind, pair, recv_frames, until_readable
 
 pytestmark = ON_EVERY_LOOP
 

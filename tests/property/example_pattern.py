@@ -2,8 +2,8 @@
 
 A *lazy-pirate* client (the ZeroMQ guide, chapter 4: reliable
 request-reply on the client side) and a flaky echo server to test it
-against.  tests/test_worked_example.py property-tests the client with
-``trio_zmq.testing`` and finds the bug planted in ``reuse_socket=True``.
+against.  tests/property/test_worked_example.py property-tests the client
+with ``trio_zmq.testing`` and finds the bug planted in ``reuse_socket=True``.
 
 The client sends a request on a REQ socket and waits for the reply for
 ``timeout`` seconds.  If none comes, the server is slow, gone or lost the

@@ -1,7 +1,7 @@
 """The worked example of docs/testing.md: property-testing a user pattern.
 
-tests/example_pattern.py is "user code": a lazy-pirate client and a flaky
-echo server.  The property below draws what the server does with each
+tests/property/example_pattern.py is "user code": a lazy-pirate client and
+a flaky echo server.  The property below draws what the server does with each
 request it receives (reply at once, never, or too late), the requests
 (frames from ``trio_zmq.testing.multipart_messages``), the client's retries
 and a chaos schedule, runs the client against the server on real inproc

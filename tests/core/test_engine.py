@@ -32,7 +32,7 @@ import trio_zmq
 from trio_zmq._core import _registry
 from trio_zmq._core._engine import Engine
 
-from .conftest import ON_EVERY_LOOP, Peer, bind, current_task, fresh_endpoint, pair
+from tests.conftest import ON_EVERY_LOOP, Peer, bind, current_task, fresh_endpoint, pair
 
 pytestmark = ON_EVERY_LOOP
 

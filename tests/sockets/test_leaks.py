@@ -28,7 +28,7 @@ import zmq
 import trio_zmq
 from trio_zmq._core import _registry
 
-from .conftest import ON_EVERY_LOOP, open_fds
+from tests.conftest import ON_EVERY_LOOP, open_fds
 
 pytestmark = ON_EVERY_LOOP
 

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 import trio_zmq
 
-from .conftest import Peer, bind, fresh_endpoint, until_readable
+from tests.conftest import Peer, bind, fresh_endpoint, until_readable
 
 RECV = 0
 SEND = 1

@@ -12,7 +12,7 @@ import zmq
 
 import trio_zmq
 
-from .conftest import ON_EVERY_LOOP, bind, fresh_endpoint, pair, until_readable, until_writable
+from tests.conftest import ON_EVERY_LOOP, bind, fresh_endpoint, pair, until_readable, until_writable
 
 pytestmark = ON_EVERY_LOOP
 

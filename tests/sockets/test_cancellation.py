@@ -21,7 +21,7 @@ import zmq
 
 import trio_zmq
 
-from .conftest import ON_EVERY_LOOP, Peer, bind, current_task, fresh_endpoint, pair
+from tests.conftest import ON_EVERY_LOOP, Peer, bind, current_task, fresh_endpoint, pair
 
 pytestmark = ON_EVERY_LOOP
 
