@@ -1,5 +1,7 @@
 """Shared fixtures: a context, connected socket pairs over every transport,
-and real peer processes.  Every socket here is a real libzmq socket.
+and real peer processes.  Every socket here is a real libzmq socket.  The
+plain helpers the test modules share (``bind``, ``pair``, ``Peer``,
+``assert_idle``, ...) are in ``tests/helpers.py``.
 
 Event loops.  A test module that sets ``pytestmark = ON_EVERY_LOOP`` is
 written against anyio's API and runs four times, once per *flavour*:
@@ -21,31 +23,22 @@ assertions, MockClock) and run under pytest-trio only.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import functools
 import inspect
-import itertools
 import os
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any, TypeAlias
 
 import anyio
 import pytest
-import trio
-import trio.testing
-import zmq
 
 import trio_zmq
-from trio_zmq._core import _backend, _chaos
+from trio_zmq._core import _chaos
+from trio_zmq.testing import unique_endpoint
+
+from tests.helpers import Peer
 
 TRANSPORTS = ["inproc", "ipc", "tcp"]
-PEER_SCRIPT = Path(__file__).with_name("peer.py")
-_names = itertools.count()
 
 
 FLAVOURS = ["trio", "trio-general-path", "asyncio", "trio-anyio-engine"]
@@ -126,67 +119,9 @@ def transport(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def endpoint(transport: str, ipc_dir: str) -> str:
-    """A fresh endpoint *prefix* for ``transport``; use :func:`bind` with it."""
-    return fresh_endpoint(transport, ipc_dir)
-
-
-def fresh_endpoint(transport: str, ipc_dir: str) -> str:
-    """A new endpoint; for tcp only ``tcp://127.0.0.1`` (the port comes from bind)."""
-    n = next(_names)
-    if transport == "inproc":
-        return f"inproc://test-{os.getpid()}-{n}"
-    if transport == "ipc":
-        return f"ipc://{ipc_dir}/s{n}"
-    if transport == "tcp":
-        return "tcp://127.0.0.1"
-    raise ValueError(transport)
-
-
-def bind(sock: trio_zmq.Socket, endpoint: str) -> str:
-    """Bind ``sock`` to ``endpoint`` (a random port for tcp); return the address."""
-    if endpoint == "tcp://127.0.0.1":
-        port = sock.bind_to_random_port(endpoint)
-        return f"{endpoint}:{port}"
-    sock.bind(endpoint)
-    return endpoint
-
-
-def pair(
-    ctx: trio_zmq.Context, bound_type: int, connected_type: int, endpoint: str
-) -> tuple[trio_zmq.Socket, trio_zmq.Socket, str]:
-    """(bound socket, connected socket, address), connected over ``endpoint``."""
-    bound = ctx.socket(bound_type)
-    address = bind(bound, endpoint)
-    connected = ctx.socket(connected_type)
-    connected.connect(address)
-    return bound, connected, address
-
-
-def open_fds() -> int:
-    return len(os.listdir(f"/proc/{os.getpid()}/fd"))
-
-
-class Peer:
-    """A real peer process running tests/peer.py with blocking pyzmq."""
-
-    def __init__(self, *args: str) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, str(PEER_SCRIPT), *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-
-    def wait(self, timeout: float = 30) -> str:
-        """Wait for the peer to exit successfully; return its stdout."""
-        out, err = self.process.communicate(timeout=timeout)
-        assert self.process.returncode == 0, f"peer failed ({self.process.returncode}): {err}"
-        return out
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.communicate()
+    """A fresh endpoint *prefix* for ``transport`` (ipc: in the test's own
+    directory); bind it with :func:`tests.helpers.bind`."""
+    return unique_endpoint(transport, ipc_dir)
 
 
 @pytest.fixture
@@ -204,66 +139,10 @@ def peer() -> Iterator[type[Peer]]:
         p.kill()
 
 
-# ----------------------------------------------------------------------
-# Helpers shared by the test modules
-# ----------------------------------------------------------------------
-
-
-def current_task() -> object:
-    """The running task, as the engine records it in ``Waiter.task``."""
-    return _backend.running_task()
-
-
-@contextlib.contextmanager
-def assert_schedule_point() -> Iterator[None]:
-    """Assert that the block yields to the event loop at least once.
-
-    trio: :func:`trio.testing.assert_checkpoints`.  asyncio: a callback
-    queued on the loop before the block has run by its end, which happens
-    only if the task let the loop run.
-    """
-    if trio.lowlevel.in_trio_task():
-        with trio.testing.assert_checkpoints():
-            yield
-        return
-    ran: list[bool] = []
-    asyncio.get_running_loop().call_soon(ran.append, True)
-    yield
-    assert ran, "the block did not yield to the event loop"
-
-
-AnySocket: TypeAlias = trio_zmq.Socket | zmq.Socket[Any]
-
-
 @pytest.fixture
 def inproc() -> str:
     """A fresh inproc endpoint."""
-    return fresh_endpoint("inproc", "")
-
-
-async def until_ready(sock: AnySocket, events: int) -> None:
-    """Wait (bounded) until ``events`` are ready on ``sock``, using only probe.
-
-    Set-up must not depend on the waits under test, so this polls (there is
-    no event to wait for: readiness is libzmq's state).
-    """
-    with anyio.fail_after(5):
-        while not trio_zmq.probe(sock, events):  # noqa: ASYNC110 - see docstring
-            await anyio.sleep(0.001)
-
-
-async def until_readable(sock: AnySocket) -> None:
-    await until_ready(sock, zmq.POLLIN)
-
-
-async def until_writable(sock: AnySocket) -> None:
-    await until_ready(sock, zmq.POLLOUT)
-
-
-async def recv_frames(sock: trio_zmq.Socket) -> list[bytes]:
-    """recv_multipart under a liveness bound."""
-    with anyio.fail_after(5):
-        return await sock.recv_multipart()
+    return unique_endpoint("inproc")
 
 
 # ----------------------------------------------------------------------

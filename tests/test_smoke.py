@@ -4,7 +4,7 @@ import zmq
 
 import trio_zmq
 
-from .conftest import pair
+from tests.helpers import pair
 
 
 async def test_push_pull_roundtrip(ctx: trio_zmq.Context, endpoint: str) -> None:

@@ -11,8 +11,10 @@ import pytest
 import zmq
 
 import trio_zmq
+from trio_zmq.testing import unique_endpoint
 
-from tests.conftest import ON_EVERY_LOOP, bind, fresh_endpoint, pair, until_readable, until_writable
+from tests.conftest import ON_EVERY_LOOP
+from tests.helpers import bind, pair, until_readable, until_writable
 
 pytestmark = ON_EVERY_LOOP
 
@@ -173,7 +175,7 @@ async def test_statistics(ctx: trio_zmq.Context, inproc: str) -> None:
 
     # Send side: tasks blocked on a PUSH without a peer.
     lonely = ctx.socket(zmq.PUSH)
-    lonely.bind(fresh_endpoint("inproc", ""))
+    lonely.bind(unique_endpoint("inproc"))
     tx = lonely.send_channel()
     woken = 0
 
@@ -319,7 +321,7 @@ async def test_closing_the_socket_closes_the_views(ctx: trio_zmq.Context, inproc
     pull = ctx.socket(zmq.PULL)
     pull.bind(inproc)
     push = ctx.socket(zmq.PUSH)
-    push.bind(fresh_endpoint("inproc", ""))  # no peer
+    push.bind(unique_endpoint("inproc"))  # no peer
     rx = pull.receive_channel()
     tx = push.send_channel()
     errors: list[str] = []

@@ -17,7 +17,6 @@ import contextlib
 import select
 import socket as stdsocket
 from collections import Counter
-from collections.abc import Callable
 from typing import Any, cast
 
 import anyio
@@ -30,14 +29,23 @@ from zmq.utils.monitor import parse_monitor_message
 
 import trio_zmq
 from trio_zmq._core import _registry
-from trio_zmq._core._engine import Engine
+from trio_zmq._core._engine import RECV, SEND
+from trio_zmq.testing import unique_endpoint
 
-from tests.conftest import ON_EVERY_LOOP, Peer, bind, current_task, fresh_endpoint, pair
+from tests.conftest import ON_EVERY_LOOP
+from tests.helpers import (
+    HookedSocket,
+    Peer,
+    assert_engine_idle,
+    assert_idle,
+    bind,
+    current_task,
+    pair,
+    seq,
+)
 
 pytestmark = ON_EVERY_LOOP
 
-RECV = 0
-SEND = 1
 BURST = 1000
 #: Liveness bound for anything that should happen "promptly".
 PROMPT = 5
@@ -47,22 +55,6 @@ LONG = 10
 # ----------------------------------------------------------------------------
 # Helpers
 # ----------------------------------------------------------------------------
-
-
-def seq(n: int) -> bytes:
-    return n.to_bytes(8, "big")
-
-
-def assert_engine_idle(engine: Engine) -> None:
-    assert not engine.queues[RECV], engine.queues[RECV]
-    assert not engine.queues[SEND], engine.queues[SEND]
-    assert engine.watcher is None
-
-
-def assert_idle(*socks: trio_zmq.Socket) -> None:
-    """No waiter is left registered in the engines of ``socks``."""
-    for sock in socks:
-        assert_engine_idle(sock._engine)
 
 
 def block_until_readable(fd: int, timeout: float) -> bool:
@@ -120,7 +112,7 @@ def quiet_endpoint(transport: str, ipc_dir: str) -> str:
             probe_sock.bind(("127.0.0.1", 0))
             port = probe_sock.getsockname()[1]
         return f"tcp://127.0.0.1:{port}"
-    return fresh_endpoint(transport, ipc_dir)
+    return unique_endpoint(transport, ipc_dir)
 
 
 # ----------------------------------------------------------------------------
@@ -199,7 +191,7 @@ async def test_burst_from_peer_process(
 ) -> None:
     pull = ctx.socket(zmq.PULL)
     pull.rcvhwm = 2 * BURST
-    address = bind(pull, fresh_endpoint(kind, ipc_dir))
+    address = bind(pull, unique_endpoint(kind, ipc_dir))
     monitor = open_disconnect_monitor(pull)
     received: list[bytes] = []
 
@@ -247,7 +239,7 @@ async def steal(op: str, sock: trio_zmq.Socket, transport: str, ipc_dir: str) ->
         # The send happens before the checkpoint that ends the call.
         return await sock.send(b"steal")
     if op == "bind":
-        return bind(sock, fresh_endpoint(transport, ipc_dir))
+        return bind(sock, unique_endpoint(transport, ipc_dir))
     if op == "connect":
         return sock.connect(quiet_endpoint(transport, ipc_dir))
     if op == "get_events":
@@ -693,20 +685,6 @@ async def test_newcomer_does_not_overtake_parked_receivers(
 # ----------------------------------------------------------------------------
 
 
-class _HookedSocket(zmq.Socket[Any]):
-    """A real pyzmq socket that runs ``on_again()`` when a send fails."""
-
-    on_again: Callable[[], None] | None = None
-
-    def send(self, data: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return super().send(data, *args, **kwargs)
-        except zmq.Again:
-            if self.on_again is not None:
-                self.on_again()
-            raise
-
-
 @pytest.mark.parametrize("drain_at_failure", [1, 2, 3])
 async def test_router_mandatory_head_unblocks_when_room_comes_mid_serve(
     ctx: trio_zmq.Context, inproc: str, drain_at_failure: int
@@ -718,7 +696,7 @@ async def test_router_mandatory_head_unblocks_when_room_comes_mid_serve(
     that announces it: after one failure in a serve pass the engine retries;
     after the second it must not sleep on the fd for good (it retries on a
     timer)."""
-    raw = _HookedSocket(ctx.zmq_context, zmq.ROUTER)
+    raw = HookedSocket(ctx.zmq_context, zmq.ROUTER)
     raw.router_mandatory = 1
     raw.sndhwm = 1
     router = trio_zmq.Socket.from_socket(raw)
@@ -742,7 +720,7 @@ async def test_router_mandatory_head_unblocks_when_room_comes_mid_serve(
             assert trio_zmq.probe(router, zmq.POLLOUT)  # "free" has room
         failures = 0
 
-        def drain_full() -> None:
+        def drain_full(frames: list[bytes]) -> None:
             nonlocal failures
             failures += 1
             if failures == drain_at_failure:

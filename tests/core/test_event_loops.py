@@ -24,7 +24,8 @@ import trio_zmq
 from trio_zmq._core import _backend, _chaos
 from trio_zmq._core._engine import _WAKE_AHEAD, RECV, SEND
 
-from tests.conftest import ON_EVERY_LOOP, assert_schedule_point, bind, pair
+from tests.conftest import ON_EVERY_LOOP
+from tests.helpers import assert_schedule_point, bind, pair
 
 if sys.version_info < (3, 11):
     from exceptiongroup import ExceptionGroup

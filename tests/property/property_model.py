@@ -32,7 +32,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import os
 import sys
 import tempfile
 from collections import Counter
@@ -50,9 +49,11 @@ if sys.version_info < (3, 11):
     from exceptiongroup import BaseExceptionGroup
 
 import trio_zmq
-from trio_zmq._core import _backend, _chaos
+from trio_zmq._core import _chaos
 from trio_zmq._core._engine import RECV, SEND, Attempt, read_events
 from trio_zmq.testing import ChaosSchedule, chaos_mode, sync_pub_sub, unique_endpoint
+
+from tests.helpers import current_task, open_fds
 
 Side = Literal["A", "B"]
 SIDES: tuple[Side, Side] = ("A", "B")
@@ -1135,18 +1136,9 @@ async def _within(scope: anyio.CancelScope, fn: Callable[[], Awaitable[None]]) -
         await fn()
 
 
-def open_fds() -> int:
-    return len(os.listdir(f"/proc/{os.getpid()}/fd"))
-
-
 # ----------------------------------------------------------------------
 # Event-loop helpers
 # ----------------------------------------------------------------------
-
-
-def current_task() -> object:
-    """The running task, as the engine records it in ``Waiter.task``."""
-    return _backend.running_task()
 
 
 #: asyncio: how many loop iterations in a row must find every other task

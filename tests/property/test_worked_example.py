@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import os
 
 import pytest
 import trio
@@ -45,6 +44,7 @@ from trio_zmq.testing import (
 )
 
 from .example_pattern import Action, LazyPirateClient, ServerUnreachable, flaky_echo_server
+from tests.helpers import open_fds
 
 #: The client's timeout per attempt (virtual seconds).
 TIMEOUT = 1.0
@@ -108,10 +108,6 @@ class TrackingFactory:
         sock = self._ctx.socket(socket_type)
         self.made.append(sock)
         return sock
-
-
-def open_fds() -> int:
-    return len(os.listdir(f"/proc/{os.getpid()}/fd"))
 
 
 async def exercise(scenario: Scenario, chaos: ChaosSchedule, *, reuse_socket: bool) -> None:

@@ -23,35 +23,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import trio_zmq
+from trio_zmq._core._engine import RECV, SEND
+from trio_zmq.testing import unique_endpoint
 
-from tests.conftest import Peer, bind, fresh_endpoint, until_readable
+from tests.helpers import HookedSocket, Peer, assert_idle, bind, seq, unseq, until_readable
 
-RECV = 0
-SEND = 1
 #: Tiny deadlines: 0 cancels at the first checkpoint, the others mid-wait.
 DELAYS = (0.0, 0.0, 1e-6, 1e-5, 1e-4)
 AnyCall = Callable[[], Awaitable[Any]]
 
 
-def seq(n: int) -> bytes:
-    return n.to_bytes(8, "big")
-
-
-def unseq(frame: bytes) -> int:
-    assert len(frame) == 8, frame
-    return int.from_bytes(frame, "big")
-
-
 def message(n: int, frames: int = 3) -> list[bytes]:
     """Message ``n``: its number, then frames that can be checked against it."""
     return [seq(n)] + [b"%d.%d;" % (n, i) * (1 + (n + i) % 7) for i in range(1, frames)]
-
-
-def assert_idle(*socks: trio_zmq.Socket) -> None:
-    for sock in socks:
-        assert not sock._engine.queues[RECV]
-        assert not sock._engine.queues[SEND]
-        assert sock._engine.watcher is None
 
 
 def push_pull(
@@ -336,20 +320,6 @@ async def test_multipart_never_torn(ctx: trio_zmq.Context, endpoint: str) -> Non
     assert_idle(router, dealer)
 
 
-class HookedSocket(zmq.Socket[Any]):
-    """A real pyzmq socket that runs ``on_again(frames)`` when a send fails."""
-
-    on_again: Callable[[list[bytes]], None] | None = None
-
-    def send(self, data: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return super().send(data, *args, **kwargs)
-        except zmq.Again:
-            if self.on_again is not None:
-                self.on_again([data])
-            raise
-
-
 async def test_room_made_while_serving_wakes_the_next_sender(ctx: trio_zmq.Context) -> None:
     """A receiver watches a DEALER's fd, two batch senders are parked.  Room
     for one appears: the first batch fills the pipe, the second attempt
@@ -360,7 +330,7 @@ async def test_room_made_while_serving_wakes_the_next_sender(ctx: trio_zmq.Conte
     a = trio_zmq.Socket.from_socket(raw)
     b = ctx.socket(zmq.DEALER)
     b.rcvhwm = 1
-    b.connect(bind(a, fresh_endpoint("inproc", "")))
+    b.connect(bind(a, unique_endpoint("inproc")))
     made_room: list[bool] = []
 
     def drain_peer(frames: list[bytes]) -> None:
@@ -560,7 +530,7 @@ async def interleave(hwm: int, frames: int, send_ops: list[Op], recv_ops: list[O
     stream = [*(message(n, frames) for n in range(total)), [b"end"]]
     received: list[list[bytes]] = []
     async with trio_zmq.Context(linger=0) as ctx:
-        pull, push = push_pull(ctx, fresh_endpoint("inproc", ""), hwm)
+        pull, push = push_pull(ctx, unique_endpoint("inproc"), hwm)
         rx, tx = pull.receive_channel(), push.send_channel()
 
         async def sender() -> None:
@@ -629,7 +599,7 @@ def test_interleaved_batches_keep_order(
 async def test_deserializer_error_in_batch_loses_no_good_message(
     ctx: trio_zmq.Context, inproc: str, bad_at: int
 ) -> None:
-    pull, push, _ = pair_of(ctx, inproc)
+    pull, push = push_pull(ctx, inproc)
     rx = pull.receive_channel(lambda frames: int(frames[0]))
     payloads = [b"%d" % i for i in range(6)]
     payloads[bad_at] = b"bad"
@@ -658,7 +628,7 @@ async def test_deserializer_error_in_batch_loses_no_good_message(
 
 
 async def test_channel_send_batch_takes_only_sequences(ctx: trio_zmq.Context, inproc: str) -> None:
-    pull, push, _ = pair_of(ctx, inproc)
+    pull, push = push_pull(ctx, inproc)
     tx: trio_zmq.MessageSendChannel[str] = push.send_channel(lambda text: [text.encode()])
     for bad in ("abc", b"abc", iter(["a"])):
         with pytest.raises(TypeError):
@@ -666,11 +636,3 @@ async def test_channel_send_batch_takes_only_sequences(ctx: trio_zmq.Context, in
     assert await tx.send_batch(["a", "b"]) == 2
     with trio.fail_after(5):
         assert await pull.recv_batch() == [[b"a"], [b"b"]]
-
-
-def pair_of(ctx: trio_zmq.Context, endpoint: str) -> tuple[trio_zmq.Socket, trio_zmq.Socket, str]:
-    pull = ctx.socket(zmq.PULL)
-    address = bind(pull, endpoint)
-    push = ctx.socket(zmq.PUSH)
-    push.connect(address)
-    return pull, push, address

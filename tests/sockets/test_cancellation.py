@@ -20,8 +20,11 @@ import pytest
 import zmq
 
 import trio_zmq
+from trio_zmq._core._engine import RECV, SEND
+from trio_zmq.testing import unique_endpoint
 
-from tests.conftest import ON_EVERY_LOOP, Peer, bind, current_task, fresh_endpoint, pair
+from tests.conftest import ON_EVERY_LOOP
+from tests.helpers import Peer, assert_idle, bind, current_task, pair, unseq
 
 pytestmark = ON_EVERY_LOOP
 
@@ -31,13 +34,6 @@ pytestmark = ON_EVERY_LOOP
 #: fd), so they cancel it mid-wait -- or not at all, if it completes first.
 DELAYS = (0.0, 0.0, 1e-6, 1e-5, 1e-4)
 COUNT = 10_000
-RECV = 0
-SEND = 1
-
-
-def decode_seq(frame: bytes) -> int:
-    assert len(frame) == 8, frame
-    return int.from_bytes(frame, "big")
 
 
 async def receive_all_under_random_cancellation(
@@ -65,7 +61,7 @@ async def receive_all_under_random_cancellation(
                 frames = await view.receive()
                 assert len(frames) == 1, frames
                 frame = frames[0]
-            number = decode_seq(frame)
+            number = unseq(frame)
             # Fail at the first gap or duplicate instead of waiting for a
             # number that will never come.
             assert number == len(received), (number, len(received))
@@ -75,13 +71,6 @@ async def receive_all_under_random_cancellation(
             if delay > 0:
                 cancelled_mid_wait += 1
     return received, cancelled, cancelled_mid_wait
-
-
-def assert_engine_idle(sock: trio_zmq.Socket) -> None:
-    engine = sock._engine
-    assert not engine.queues[RECV]
-    assert not engine.queues[SEND]
-    assert engine.watcher is None
 
 
 # ----------------------------------------------------------------------
@@ -116,12 +105,12 @@ async def test_cancelled_receives_lose_nothing_from_peer_process(
     # Nothing left over, nothing duplicated behind the last number.
     with pytest.raises(anyio.WouldBlock):
         pull.recv_nowait()
-    assert_engine_idle(pull)
+    assert_idle(pull)
 
 
 async def test_cancelled_receives_lose_nothing_inproc(ctx: trio_zmq.Context, ipc_dir: str) -> None:
     rng = random.Random(20240612)
-    pull, push, _ = pair(ctx, zmq.PULL, zmq.PUSH, fresh_endpoint("inproc", ipc_dir))
+    pull, push, _ = pair(ctx, zmq.PULL, zmq.PUSH, unique_endpoint("inproc", ipc_dir))
 
     async def stream() -> None:
         for n in range(COUNT):
@@ -143,8 +132,8 @@ async def test_cancelled_receives_lose_nothing_inproc(ctx: trio_zmq.Context, ipc
     assert mid_wait > 0
     with pytest.raises(anyio.WouldBlock):
         pull.recv_nowait()
-    assert_engine_idle(pull)
-    assert_engine_idle(push)
+    assert_idle(pull)
+    assert_idle(push)
 
 
 # ----------------------------------------------------------------------
@@ -192,7 +181,7 @@ async def test_precancelled_receive_keeps_queued_message(
         assert await pull.recv() == b"second"
     with pytest.raises(anyio.WouldBlock):
         pull.recv_nowait()
-    assert_engine_idle(pull)
+    assert_idle(pull)
 
 
 # ----------------------------------------------------------------------
@@ -241,7 +230,7 @@ async def test_cancelled_blocked_send_without_peer_sends_nothing(
             scope.cancel()
         assert scope.cancelled_caught
         assert not completed
-        assert_engine_idle(push)
+        assert_idle(push)
 
         pull = ctx.socket(zmq.PULL)
         pull.connect(address)
@@ -298,7 +287,7 @@ async def test_cancelled_blocked_send_to_full_peer_sends_nothing(
             else:
                 assert scope.cancelled_caught
                 cancelled_tags.append(tag)
-        assert_engine_idle(push)
+        assert_idle(push)
 
         received: list[list[bytes]] = []
 
@@ -363,7 +352,7 @@ async def test_cancel_watcher_or_parked_receiver(
             await push.send(b"only")
     assert results == {survivor: b"only"}
     assert not scopes[survivor].cancelled_caught
-    assert_engine_idle(pull)
+    assert_idle(pull)
     with pytest.raises(anyio.WouldBlock):
         pull.recv_nowait()
 
@@ -431,5 +420,5 @@ async def test_multipart_never_torn_or_interleaved_by_cancelled_sends(
         assert len(routing_ids) == 1
     with pytest.raises(anyio.WouldBlock):
         receiver.recv_multipart_nowait()
-    assert_engine_idle(sender)
-    assert_engine_idle(receiver)
+    assert_idle(sender)
+    assert_idle(receiver)

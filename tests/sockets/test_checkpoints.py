@@ -29,11 +29,12 @@ import zmq
 import trio_zmq
 from trio_zmq._core import _registry
 from trio_zmq._core._engine import RECV, SEND
+from trio_zmq.testing import unique_endpoint
 
-from tests.conftest import (
+from tests.helpers import (
     AnySocket,
+    assert_idle,
     bind,
-    fresh_endpoint,
     pair,
     recv_frames,
     until_readable,
@@ -91,13 +92,6 @@ async def assert_cancelled(op: Callable[[], Awaitable[object]]) -> None:
         await op()
         pytest.fail("the operation returned under a cancelled scope")
     assert scope.cancelled_caught
-
-
-def assert_idle(sock: trio_zmq.Socket) -> None:
-    """No waiter is left registered in the socket's engine."""
-    assert not sock._engine.queues[RECV]
-    assert not sock._engine.queues[SEND]
-    assert sock._engine.watcher is None
 
 
 def recv_now(sock: AnySocket) -> bytes:
@@ -448,7 +442,7 @@ async def test_wait_precancelled(ctx: trio_zmq.Context, inproc: str, via: str) -
         await peer.send(b"x")
         await until_readable(dealer)
         await until_writable(dealer)
-        lonely = waiter_target(ctx, zmq.PUSH, via, fresh_endpoint("inproc", ""), stack)
+        lonely = waiter_target(ctx, zmq.PUSH, via, unique_endpoint("inproc"), stack)
         await assert_cancelled(lambda: wait_on(dealer, via, zmq.POLLIN))
         await assert_cancelled(lambda: wait_on(dealer, via, zmq.POLLOUT))
         await assert_cancelled(lambda: wait_on(lonely, via, zmq.POLLOUT))
@@ -803,7 +797,7 @@ async def test_sync_passthroughs_never_checkpoint(ctx: trio_zmq.Context, inproc:
                 assert sub.get(zmq.RCVHWM) == 77
                 sub.set(zmq.RCVHWM, 78)
                 sub.subscribe(b"more")
-                sub.connect(fresh_endpoint("inproc", "") + "-unbound")
+                sub.connect(unique_endpoint("inproc") + "-unbound")
             while not received:
                 await pub.send(b"hello")
                 await trio.sleep(0.01)

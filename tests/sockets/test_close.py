@@ -21,13 +21,14 @@ import zmq
 
 import trio_zmq
 from trio_zmq._core import _registry
+from trio_zmq._core._engine import RECV, SEND
+from trio_zmq.testing import unique_endpoint
 
-from tests.conftest import ON_EVERY_LOOP, bind, fresh_endpoint, pair
+from tests.conftest import ON_EVERY_LOOP
+from tests.helpers import assert_idle, bind, pair
 
 pytestmark = ON_EVERY_LOOP
 
-RECV = 0
-SEND = 1
 #: Liveness bound for "is woken": generous, never a timing assertion.
 WAKE_BOUND = 5
 
@@ -37,13 +38,6 @@ async def close_socket(sock: trio_zmq.Socket, closer: str) -> None:
         sock.close()
     else:
         await sock.aclose()
-
-
-def assert_engine_idle(sock: trio_zmq.Socket) -> None:
-    engine = sock._engine
-    assert not engine.queues[RECV]
-    assert not engine.queues[SEND]
-    assert engine.watcher is None
 
 
 class Blocked:
@@ -134,7 +128,7 @@ async def test_close_wakes_blocked_recv_and_later_calls_fail(
             assert sock._engine.watcher is not None
             await close_socket(sock, closer)
     blocked.assert_all_closed(["recv"])
-    assert_engine_idle(sock)
+    assert_idle(sock)
     assert sock._engine.handle not in _registry._engines
     # The view made before the close is closed with the socket.
     with pytest.raises(anyio.ClosedResourceError):
@@ -183,7 +177,7 @@ async def test_close_wakes_every_waiter_in_both_directions(
             # Closing again while the woken tasks have not run yet is harmless.
             sock.close()
     blocked.assert_all_closed(list(ops))
-    assert_engine_idle(sock)
+    assert_idle(sock)
     await assert_everything_raises_closed(sock, endpoint)
 
 
@@ -233,7 +227,7 @@ async def test_closing_receive_view_wakes_its_task_but_socket_stays_usable(
 
             await push.send(b"next")
         assert direct == [b"next"]
-        assert_engine_idle(pull)
+        assert_idle(pull)
 
         # The socket and its other views are still fully usable.
         await push.send(b"after")
@@ -267,7 +261,7 @@ async def test_closing_send_view_wakes_its_task_but_socket_stays_usable(
             assert len(push._engine.queues[SEND]) == 1
             tx.close()
         blocked.assert_all_closed(["channel_send"])
-        assert_engine_idle(push)
+        assert_idle(push)
         assert not push.closed
         with pytest.raises(anyio.ClosedResourceError):
             await tx.send([b"never either"])
@@ -296,11 +290,11 @@ async def test_leaving_context_wakes_blocked_tasks(
         async with anyio.create_task_group() as nursery:
             async with trio_zmq.Context(linger=linger) as ctx:
                 dealer = ctx.socket(zmq.DEALER)
-                bind(dealer, fresh_endpoint(transport, ipc_dir))
+                bind(dealer, unique_endpoint(transport, ipc_dir))
                 pull = ctx.socket(zmq.PULL)
-                bind(pull, fresh_endpoint(transport, ipc_dir))
+                bind(pull, unique_endpoint(transport, ipc_dir))
                 push = ctx.socket(zmq.PUSH)
-                bind(push, fresh_endpoint(transport, ipc_dir))
+                bind(push, unique_endpoint(transport, ipc_dir))
                 sockets = [dealer, pull, push]
                 view = pull.receive_channel()
                 ops: dict[str, Callable[[], Awaitable[Any]]] = {
@@ -321,7 +315,7 @@ async def test_leaving_context_wakes_blocked_tasks(
     blocked.assert_all_closed(names)
     for sock in sockets:
         assert sock.closed
-        assert_engine_idle(sock)
+        assert_idle(sock)
         assert sock._engine.handle not in _registry._engines
         with pytest.raises(anyio.ClosedResourceError):
             await sock.recv()
@@ -366,7 +360,7 @@ async def test_closing_from_socket_wrapper_wakes_plain_socket_waiters(
         assert wrapper is not None
         assert zsock.closed
         assert wrapper.closed
-        assert_engine_idle(wrapper)
+        assert_idle(wrapper)
         assert engine.handle not in _registry._engines
         with pytest.raises(anyio.ClosedResourceError):
             await trio_zmq.wait_readable(zsock)

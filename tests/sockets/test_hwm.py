@@ -12,13 +12,14 @@ import zmq
 from anyio import wait_all_tasks_blocked
 
 import trio_zmq
+from trio_zmq._core._engine import SEND
+from trio_zmq.testing import unique_endpoint
 
-from tests.conftest import ON_EVERY_LOOP, Peer, assert_schedule_point, bind, fresh_endpoint
+from tests.conftest import ON_EVERY_LOOP
+from tests.helpers import Peer, assert_idle, assert_schedule_point, bind
 
 pytestmark = ON_EVERY_LOOP
 
-RECV = 0
-SEND = 1
 #: Liveness bound for anything that should happen "promptly".
 PROMPT = 5
 #: Liveness bound for bigger jobs (filling buffers, peer processes).
@@ -28,14 +29,6 @@ PAYLOAD = b"p" * 16384
 #: How long a full tcp/ipc path must stay unwritable before we call it
 #: settled.  Only decides when to stop filling; nothing asserts on it.
 SETTLE = 0.5
-
-
-def assert_idle(*socks: trio_zmq.Socket) -> None:
-    for sock in socks:
-        engine = sock._engine
-        assert not engine.queues[RECV], engine.queues[RECV]
-        assert not engine.queues[SEND], engine.queues[SEND]
-        assert engine.watcher is None
 
 
 async def fill(push: trio_zmq.Socket, transport: str) -> int:
@@ -177,7 +170,7 @@ async def test_push_without_peer_blocks_until_peer_process_connects(
 ) -> None:
     push = ctx.socket(zmq.PUSH)
     push.sndhwm = 1
-    address = bind(push, fresh_endpoint(kind, ipc_dir))
+    address = bind(push, unique_endpoint(kind, ipc_dir))
     sent = anyio.Event()
 
     async def sender() -> None:

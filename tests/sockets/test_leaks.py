@@ -28,7 +28,8 @@ import zmq
 import trio_zmq
 from trio_zmq._core import _registry
 
-from tests.conftest import ON_EVERY_LOOP, open_fds
+from tests.conftest import ON_EVERY_LOOP
+from tests.helpers import open_fds
 
 pytestmark = ON_EVERY_LOOP
 

@@ -14,17 +14,12 @@ import zmq
 
 import trio_zmq
 from trio_zmq._core import _registry
-from trio_zmq._core._engine import RECV, SEND
+from trio_zmq._core._engine import RECV
 
-from tests.conftest import ON_EVERY_LOOP, AnySocket, bind, pair, recv_frames, until_readable
+from tests.conftest import ON_EVERY_LOOP
+from tests.helpers import AnySocket, assert_idle, bind, pair, recv_frames, until_readable
 
 pytestmark = ON_EVERY_LOOP
-
-
-def assert_idle(sock: trio_zmq.Socket) -> None:
-    assert not sock._engine.queues[RECV]
-    assert not sock._engine.queues[SEND]
-    assert sock._engine.watcher is None
 
 
 # ----------------------------------------------------------------------

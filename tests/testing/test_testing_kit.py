@@ -37,21 +37,15 @@ from trio_zmq.testing import (
     unique_endpoint,
 )
 
-TRANSPORTS = ["inproc", "ipc", "tcp"]
+from tests.conftest import TRANSPORTS
+from tests.helpers import bind
+
 #: Bound on every wait for real I/O in this file.
 PATIENCE = 10
 
 
 def pair_id(types: tuple[zmq.SocketType, zmq.SocketType]) -> str:
     return f"{types[0].name}-{types[1].name}"
-
-
-def bind(sock: trio_zmq.Socket, endpoint: str) -> str:
-    """Bind ``sock`` to an endpoint from the kit; return the address."""
-    if endpoint == "tcp://127.0.0.1":
-        return f"{endpoint}:{sock.bind_to_random_port(endpoint)}"
-    sock.bind(endpoint)
-    return endpoint
 
 
 async def exchange(bound: trio_zmq.Socket, connected: trio_zmq.Socket) -> None:
