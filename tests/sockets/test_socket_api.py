@@ -414,6 +414,14 @@ async def test_poll_rejects_bad_flags(ctx: trio_zmq.Context) -> None:
 # ----------------------------------------------------------------------
 
 
+async def test_push_pull_roundtrip(ctx: trio_zmq.Context, endpoint: str) -> None:
+    pull, push, _ = pair(ctx, zmq.PULL, zmq.PUSH, endpoint)
+    await push.send(b"hello")
+    await push.send_multipart([b"a", b"b", b""])
+    assert await pull.recv() == b"hello"
+    assert await pull.recv_multipart() == [b"a", b"b", b""]
+
+
 async def test_req_rep_roundtrip(ctx: trio_zmq.Context, endpoint: str) -> None:
     rep, req, _ = pair(ctx, zmq.REP, zmq.REQ, endpoint)
 
