@@ -4,14 +4,10 @@ plain helpers the test modules share (``bind``, ``pair``, ``Peer``,
 ``assert_idle``, ...) are in ``tests/helpers.py``.
 
 Event loops.  A test module that sets ``pytestmark = ON_EVERY_LOOP`` is
-written against anyio's API and runs four times, once per *flavour*:
+written against anyio's API and runs three times, once per *flavour*:
 
 * ``trio`` -- under pytest-trio; the engine takes its trio-native path (as
-  it does for anyio code running on trio), and recv/send and the channels
-  take the socket layer's fast path;
-* ``trio-general-path`` -- the same, with the fast path switched off (by a
-  chaos source that injects nothing), so that the general form of every
-  operation, ``Socket._operate``, is tested on trio as well;
+  it does for anyio code running on trio);
 * ``asyncio`` -- under ``anyio.run(backend="asyncio")``; the engine takes
   its anyio path;
 * ``trio-anyio-engine`` -- under pytest-trio, with the engine forced onto
@@ -23,6 +19,7 @@ assertions, MockClock) and run under pytest-trio only.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import os
@@ -33,7 +30,7 @@ import anyio
 import pytest
 
 import trio_zmq
-from trio_zmq._core import _chaos
+from trio_zmq._core import _backend
 from trio_zmq.testing import unique_endpoint
 
 from tests.helpers import Peer
@@ -41,36 +38,16 @@ from tests.helpers import Peer
 TRANSPORTS = ["inproc", "ipc", "tcp"]
 
 
-FLAVOURS = ["trio", "trio-general-path", "asyncio", "trio-anyio-engine"]
+FLAVOURS = ["trio", "asyncio", "trio-anyio-engine"]
 ON_EVERY_LOOP = pytest.mark.usefixtures("flavour")
-
-
-class NoAdversity:
-    """A chaos source that injects nothing.  While it is installed the
-    socket layer skips its fast path: the general path is what runs."""
-
-    def spurious_wakeup(self) -> bool:
-        return False
-
-    def force_eagain(self) -> bool:
-        return False
-
-    def extra_checkpoint(self) -> bool:
-        return False
 
 
 @pytest.fixture(params=FLAVOURS)
 def flavour(request: pytest.FixtureRequest) -> Iterator[str]:
     """Which event loop (and engine path) runs the test; see the module doc."""
     name = str(request.param)
-    _chaos.set_force_anyio(name == "trio-anyio-engine")
-    if name == "trio-general-path":
-        _chaos.set_source(NoAdversity())
-    try:
+    with _backend.force_anyio() if name == "trio-anyio-engine" else contextlib.nullcontext():
         yield name
-    finally:
-        _chaos.set_force_anyio(False)
-        _chaos.set_source(None)
 
 
 @pytest.hookimpl(trylast=True)

@@ -21,9 +21,10 @@ import zmq
 from anyio.streams.stapled import StapledObjectStream
 
 import trio_zmq
-from trio_zmq._core import _backend, _chaos
-from trio_zmq._core._engine import _WAKE_AHEAD, RECV, SEND
+from trio_zmq._core import _backend, _registry
+from trio_zmq._core._engine import _WAKE_AHEAD, RECV, SEND, Engine
 
+from tests.broken_engines import NoWakePasson
 from tests.conftest import ON_EVERY_LOOP
 from tests.helpers import assert_schedule_point, bind, pair
 
@@ -40,50 +41,10 @@ async def test_each_flavour_runs_where_it_says(flavour: str) -> None:
     assert library == ("asyncio" if flavour == "asyncio" else "trio")
     expected = {
         "trio": _backend.TRIO,
-        "trio-general-path": _backend.TRIO,
         "asyncio": _backend.ASYNCIO,
         "trio-anyio-engine": _backend.ANYIO,
     }[flavour]
     assert _backend.current() is expected
-    assert _chaos.quiet is (flavour in ("trio", "asyncio"))
-
-
-async def test_fast_path_is_taken_exactly_where_it_should(
-    ctx: trio_zmq.Context, inproc: str, flavour: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """recv/send (single and multipart) and the channels' receive/send skip
-    Socket._operate on trio with no test switch on -- the fast path -- and
-    go through it everywhere else.  Both paths deliver the same."""
-    pull, push, _ = pair(ctx, zmq.PULL, zmq.PUSH, inproc)
-    general = 0
-    operate = trio_zmq.Socket._operate
-
-    async def counted(self: trio_zmq.Socket, *args: object, **kwargs: object) -> object:
-        nonlocal general
-        general += 1
-        return await operate(self, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(trio_zmq.Socket, "_operate", counted)
-    receiver = pull.receive_channel()
-    sender = push.send_channel()
-    with anyio.fail_after(PROMPT):
-        await push.send(b"a")
-        await push.send_multipart([b"b", b"c"])
-        await sender.send([b"d"])
-        assert await pull.recv() == b"a"
-        assert await pull.recv_multipart() == [b"b", b"c"]
-        assert await receiver.receive() == [b"d"]
-        # A receive that has to wait first: the peer sends once it parked.
-        async with anyio.create_task_group() as tg:
-
-            async def late_send() -> None:
-                await anyio.wait_all_tasks_blocked()
-                await push.send(b"e")
-
-            tg.start_soon(late_send)
-            assert await pull.recv() == b"e"
-    calls = 8
-    assert general == (0 if flavour == "trio" else calls)
 
 
 async def test_closed_is_caught_as_trio_and_as_anyio_error(
@@ -234,8 +195,10 @@ async def test_cancel_between_wake_and_resume_passes_the_wake_on(
     """
     if broken and flavour != "asyncio":
         pytest.skip("on trio nothing can cancel a woken task before it runs")
-    pull, push, _ = pair(ctx, zmq.PULL, zmq.PUSH, inproc)
+    with _registry.engine_factory(NoWakePasson if broken else Engine):
+        pull, push, _ = pair(ctx, zmq.PULL, zmq.PUSH, inproc)
     engine = pull._engine
+    assert isinstance(engine, NoWakePasson) is broken
     names = [f"R{i}" for i in range(_WAKE_AHEAD + 1)]
     last = names[-1]
     scopes = {name: anyio.CancelScope() for name in ["W", *names]}
@@ -260,40 +223,36 @@ async def test_cancel_between_wake_and_resume_passes_the_wake_on(
                 if sys.version_info >= (3, 11):
                     (asyncio.current_task() or _no_task()).uncancel()
 
-    _chaos.variant.no_wake_passon = broken
-    try:
-        with anyio.fail_after(PROMPT):
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(watcher)
+    with anyio.fail_after(PROMPT):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(watcher)
+            await anyio.wait_all_tasks_blocked()
+            for name in names:
+                tg.start_soon(receiver, name)
                 await anyio.wait_all_tasks_blocked()
-                for name in names:
-                    tg.start_soon(receiver, name)
-                    await anyio.wait_all_tasks_blocked()
-                assert engine.watcher is not None
-                assert engine.queues[SEND][0] is engine.watcher
-                assert len(engine.queues[RECV]) == len(names)
-                # One synchronous stretch: nobody else runs in between.
-                push.send_nowait(b"1")
-                push.send_nowait(b"2")
-                trio_zmq.probe(pull)
-                woken = [w.woken for w in engine.queues[RECV]]
-                if flavour in ("trio", "trio-general-path"):
-                    # R0 and R1 were served in place: nothing to cancel.
-                    assert len(engine.queues[RECV]) == len(names) - 2
-                    assert not any(woken)
-                else:
-                    assert woken == [True] * _WAKE_AHEAD + [False]
-                for name in names[:-1]:
-                    task = tasks.get(name)
-                    if task is not None:
-                        task.cancel()  # asyncio's own cancellation
-                # inproc has no I/O thread: once every task is blocked,
-                # nothing more will happen by itself.
-                await anyio.wait_all_tasks_blocked()
-                still_parked = [w.task for w in engine.queues[RECV]]
-                tg.cancel_scope.cancel()
-    finally:
-        _chaos.variant.no_wake_passon = False
+            assert engine.watcher is not None
+            assert engine.queues[SEND][0] is engine.watcher
+            assert len(engine.queues[RECV]) == len(names)
+            # One synchronous stretch: nobody else runs in between.
+            push.send_nowait(b"1")
+            push.send_nowait(b"2")
+            trio_zmq.probe(pull)
+            woken = [w.woken for w in engine.queues[RECV]]
+            if flavour == "trio":
+                # R0 and R1 were served in place: nothing to cancel.
+                assert len(engine.queues[RECV]) == len(names) - 2
+                assert not any(woken)
+            else:
+                assert woken == [True] * _WAKE_AHEAD + [False]
+            for name in names[:-1]:
+                task = tasks.get(name)
+                if task is not None:
+                    task.cancel()  # asyncio's own cancellation
+            # inproc has no I/O thread: once every task is blocked,
+            # nothing more will happen by itself.
+            await anyio.wait_all_tasks_blocked()
+            still_parked = [w.task for w in engine.queues[RECV]]
+            tg.cancel_scope.cancel()
     if broken:
         assert len(still_parked) == 1, "the broken engine should leave the last parked"
         assert got == {}

@@ -35,7 +35,7 @@ import dataclasses
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Literal
 
 import anyio
@@ -49,7 +49,7 @@ if sys.version_info < (3, 11):
     from exceptiongroup import BaseExceptionGroup
 
 import trio_zmq
-from trio_zmq._core import _chaos
+from trio_zmq._core import _backend
 from trio_zmq._core._engine import RECV, SEND, Attempt, read_events
 from trio_zmq.testing import ChaosSchedule, chaos_mode, sync_pub_sub, unique_endpoint
 
@@ -573,7 +573,9 @@ class Runner:
                     # recv_multipart() with an attempt that also notes *when*
                     # libzmq handed the message over: tasks served together
                     # may resume in any order, the socket's order is this.
-                    frames = await sock._operate(RECV, self._recording_attempt(record), 0)
+                    frames = await sock._operate(
+                        RECV, self._recording_attempt(record), 0, _backend.current()
+                    )
                     self.delivered[record.side].append(self._from_frames(record.side, frames))
                 elif record.kind == "wait":
                     await sock.wait_readable()
@@ -593,7 +595,9 @@ class Runner:
                         record.current = (record.label, seq)
                         # send_multipart(), noting the send when libzmq takes
                         # it (others may run before this task resumes).
-                        await sock._operate(SEND, self._recording_send(record, dest), 0)
+                        await sock._operate(
+                            SEND, self._recording_send(record, dest), 0, _backend.current()
+                        )
                         if self.topology.req_rep:
                             await self._await_reply(record, sock)
                         record.current = None
@@ -637,7 +641,7 @@ class Runner:
         assert record.current is not None
         request, record.current = record.current, None
         record.phase = "recv"
-        frames = await sock._operate(RECV, self._recording_attempt(record), 0)
+        frames = await sock._operate(RECV, self._recording_attempt(record), 0, _backend.current())
         reply = self._from_frames(record.side, frames)
         self.delivered[record.side].append(reply)
         if reply != request:
@@ -659,7 +663,7 @@ class Runner:
                     plain(events)
                     self.sent["B"].append(reply)
 
-                await rep._operate(SEND, attempt, 0)
+                await rep._operate(SEND, attempt, 0, _backend.current())
         except anyio.ClosedResourceError:
             if "A" not in self.closed:
                 raise PropertyViolation(
@@ -1224,21 +1228,6 @@ def run_on(loop: Loop, program: Program, chaos: ChaosSchedule | None = None) -> 
     if loop == "asyncio":
         return anyio.run(run_program, program, chaos, backend="asyncio")
     if loop == "trio-anyio-engine":
-        _chaos.set_force_anyio(True)
-        try:
+        with _backend.force_anyio():
             return trio.run(run_program, program, chaos)
-        finally:
-            _chaos.set_force_anyio(False)
     raise ValueError(f"unknown loop {loop!r}")
-
-
-@contextlib.contextmanager
-def broken_engine(flag: str) -> Iterator[None]:
-    """Run the block against one deliberately broken engine variant."""
-    if not hasattr(_chaos.variant, flag):
-        raise ValueError(f"no broken variant {flag!r}")
-    setattr(_chaos.variant, flag, True)
-    try:
-        yield
-    finally:
-        setattr(_chaos.variant, flag, False)

@@ -1,9 +1,9 @@
 """Test power: the property suite must catch each deliberately broken engine.
 
 A property suite that passes against a broken engine proves nothing.  Each
-variant in trio_zmq._core._chaos.BrokenVariant breaks one promise; here
-hypothesis runs the same programs as test_properties.py against it and must
-find a counterexample within the budget.
+engine in tests/broken_engines.py breaks one promise; here hypothesis runs
+the same programs as test_properties.py against it and must find a
+counterexample within the budget.
 
 The engine has two paths (see trio_zmq._core._backend), so each variant is
 tried on each path it applies to: the trio-native path on trio, and the
@@ -38,10 +38,10 @@ from .property_model import (
     StartRecv,
     StartSend,
     Step,
-    broken_engine,
     programs,
     run_on,
 )
+from tests.broken_engines import broken_engine
 
 #: (variant, loop) pairs: where each broken engine must be caught.
 CASES: list[tuple[str, Loop]] = [
@@ -49,7 +49,7 @@ CASES: list[tuple[str, Loop]] = [
     ("skip_reprobe", "trio"),
     ("wake_one", "trio"),
     ("no_handover", "trio"),
-    ("checkpoint_after_recv", "trio"),
+    ("checkpoint_after_operation", "trio"),
     ("no_notify_closing", "trio"),
     ("newcomer_overtakes", "trio"),
     # The anyio path: a parked task is woken and serves itself.
@@ -61,8 +61,8 @@ CASES: list[tuple[str, Loop]] = [
     ("skip_reprobe", "trio-anyio-engine"),
     ("no_handover", "asyncio"),
     ("no_handover", "trio-anyio-engine"),
-    ("checkpoint_after_recv", "asyncio"),
-    ("checkpoint_after_recv", "trio-anyio-engine"),
+    ("checkpoint_after_operation", "asyncio"),
+    ("checkpoint_after_operation", "trio-anyio-engine"),
     ("newcomer_overtakes", "asyncio"),
     ("newcomer_overtakes", "trio-anyio-engine"),
     ("wake_one", "asyncio"),
@@ -123,7 +123,7 @@ CORPUS: dict[str, list[Program]] = {
             ),
         ),
     ],
-    "checkpoint_after_recv": [
+    "checkpoint_after_operation": [
         # A parked receiver served by another task's operation (the probe),
         # then cancelled before it resumes.
         Program(

@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import trio_zmq
-from trio_zmq._core import _chaos
+from trio_zmq._core import _backend
 from trio_zmq.testing import (
     PAIRABLE_TYPES,
     ChaosSchedule,
@@ -34,6 +34,7 @@ from trio_zmq.testing import (
     transports,
     unique_endpoint,
 )
+from trio_zmq.testing._chaos import ChaosBackend
 
 from tests.conftest import TRANSPORTS
 from tests.helpers import bind
@@ -343,32 +344,27 @@ async def test_chaos_mode_all_adversities_operations_still_work(transport: str) 
     assert schedule.used() == {"spurious": 20, "eagain": 20, "checkpoint": 20}
 
 
-def quiet() -> bool:
-    """``_chaos.quiet``, read afresh (mypy would narrow the attribute)."""
-    return _chaos.quiet
+def installed_backends() -> tuple[_backend.Backend, _backend.Backend]:
+    """(trio tasks' backend, other tasks'), read afresh (mypy would narrow)."""
+    return _backend.for_trio, _backend.for_others
 
 
-def test_every_test_switch_turns_the_fast_path_off() -> None:
-    """The socket layer's fast path skips every test switch's check, so it
-    may run only while ``_chaos.quiet``: each switch must clear it, and
-    turning the switch off must restore it."""
-    assert quiet()
+def test_chaos_mode_wraps_the_backends_and_restores_them() -> None:
+    """chaos_mode works through the engine's one test hook: inside it every
+    task's backend is a chaos wrapper of the one it had (the anyio path's
+    too, when a test forced it), and leaving restores exactly that."""
+    before = installed_backends()
+    assert before == (_backend.TRIO, _backend.ASYNCIO)
     with chaos_mode(ChaosSchedule()):
-        assert not quiet()
-    assert quiet()
-    for flag in _chaos.BrokenVariant().__dataclass_fields__:
-        setattr(_chaos.variant, flag, True)
-        try:
-            assert not quiet(), flag
-        finally:
-            setattr(_chaos.variant, flag, False)
-        assert quiet(), flag
-    _chaos.set_force_anyio(True)
-    try:
-        assert not quiet()
-    finally:
-        _chaos.set_force_anyio(False)
-    assert quiet()
+        wrapped = installed_backends()
+        assert all(isinstance(b, ChaosBackend) for b in wrapped)
+        assert [getattr(b, "inner", None) for b in wrapped] == list(before)
+    assert installed_backends() == before
+    with _backend.force_anyio(), chaos_mode(ChaosSchedule()):
+        trio_tasks = installed_backends()[0]
+        assert isinstance(trio_tasks, ChaosBackend)
+        assert trio_tasks.inner is _backend.ANYIO
+    assert installed_backends() == before
 
 
 async def test_chaos_mode_forced_eagain_is_real() -> None:

@@ -36,15 +36,14 @@ from typing import Any, Generic, TypeVar, final
 import anyio.abc
 import trio
 import zmq
-from trio.lowlevel import cancel_shielded_checkpoint as _cancel_shielded_checkpoint
-from trio.lowlevel import checkpoint_if_cancelled as _checkpoint_if_cancelled
 from trio.lowlevel import in_trio_task as _in_trio_task
 
-from .._core import _backend, _chaos
+from .._core import _backend
 from .._core._engine import RECV, SEND
 from .._core._exceptions import closed_error
-from .._core._wait import wait_events
-from .._socket._socket import NOT_NOW, Socket, ViewCloser, check_batch_sequence
+from .._socket import _socket
+from .._socket._errors import check_batch_sequence
+from .._socket._socket import Socket
 from ._attributes import ZMQAttribute
 
 T = TypeVar("T")
@@ -67,6 +66,28 @@ class ChannelStatistics:
     socket_closed: bool
 
 
+@final
+class ViewCloser:
+    """A view's closed state, and the tag its waits are marked with, so that
+    closing the view interrupts them (see ``Engine.abort``).  Only waits pay
+    for this; an operation that does not wait does not."""
+
+    __slots__ = ("_socket", "closed")
+
+    def __init__(self, socket: Socket) -> None:
+        self._socket = socket
+        self.closed = False
+
+    def check(self) -> None:
+        if self.closed:
+            raise closed_error("this channel view was closed")
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._socket._abort_waits(self)
+
+
 class _View:
     """What both directions share: the socket, the closer, the counters."""
 
@@ -74,7 +95,7 @@ class _View:
         if not isinstance(socket, Socket):
             raise TypeError(f"expected a trio_zmq.Socket, not {type(socket).__name__}")
         self._socket = socket
-        self._closer = ViewCloser()
+        self._closer = ViewCloser(socket)
         self._items = 0
 
     @property
@@ -88,12 +109,12 @@ class _View:
             raise closed_error("the socket under this channel was closed")
 
     def statistics(self) -> ChannelStatistics:
-        engine = self._socket._engine
+        socket = self._socket
         return ChannelStatistics(
-            socket_type=self._socket.type,
+            socket_type=socket.type,
             items=self._items,
-            tasks_waiting_send=len(engine.queues[SEND]),
-            tasks_waiting_receive=len(engine.queues[RECV]),
+            tasks_waiting_send=socket._waiting(SEND),
+            tasks_waiting_receive=socket._waiting(RECV),
             view_closed=self._closer.closed,
             socket_closed=self._socket.closed,
         )
@@ -159,21 +180,13 @@ class MessageReceiveChannel(
         if self._held_error is not None or self._held:
             await _backend.current().checkpoint()
             return self._next_held()
-        socket = self._socket
-        attempt = self._attempt
-        in_trio = _in_trio_task()
-        frames: list[bytes]
-        if in_trio and _chaos.quiet:
-            # The fast path: see trio_zmq.Socket.recv().
-            await _checkpoint_if_cancelled()
-            frames = socket._try_now(RECV, attempt)
-            if frames is NOT_NOW:
-                frames = await self._closer.interruptible(_TRIO, socket._wait(_TRIO, RECV, attempt))
-            else:
-                await _cancel_shielded_checkpoint()
-        else:
-            backend = _backend.for_task(in_trio)
-            frames = await socket._operate(RECV, attempt, 0, self._closer, backend)
+        frames: list[bytes] = await self._socket._operate(
+            RECV,
+            self._attempt,
+            0,
+            _backend.for_trio if _in_trio_task() else _backend.for_others,
+            self._closer,
+        )
         self._items += 1
         return self._convert(frames)
 
@@ -212,7 +225,9 @@ class MessageReceiveChannel(
             await _backend.current().checkpoint()
             count = min(max_items, len(self._held))
             return self._convert_batch([self._held.popleft() for _ in range(count)])
-        batch: list[list[bytes]] = await socket._operate(RECV, attempt, 0, self._closer)
+        batch: list[list[bytes]] = await socket._operate(
+            RECV, attempt, 0, _backend.current(), self._closer
+        )
         self._items += len(batch)
         return self._convert_batch(batch)
 
@@ -275,17 +290,13 @@ class MessageSendChannel(_View, trio.abc.SendChannel[T], anyio.abc.ObjectSendStr
         """
         self._check_open()
         socket = self._socket
-        attempt = socket._send_multipart_attempt(self._frames(value), 0, True, False)
-        in_trio = _in_trio_task()
-        if in_trio and _chaos.quiet:
-            # The fast path: see trio_zmq.Socket.recv().
-            await _checkpoint_if_cancelled()
-            if socket._try_now(SEND, attempt) is NOT_NOW:
-                await self._closer.interruptible(_TRIO, socket._wait(_TRIO, SEND, attempt))
-            else:
-                await _cancel_shielded_checkpoint()
-        else:
-            await socket._operate(SEND, attempt, 0, self._closer, _backend.for_task(in_trio))
+        await socket._operate(
+            SEND,
+            socket._send_multipart_attempt(self._frames(value), 0, True, False),
+            0,
+            _backend.for_trio if _in_trio_task() else _backend.for_others,
+            self._closer,
+        )
         self._items += 1
 
     def send_nowait(self, value: T) -> None:
@@ -315,7 +326,7 @@ class MessageSendChannel(_View, trio.abc.SendChannel[T], anyio.abc.ObjectSendStr
             await _backend.current().checkpoint()
             return 0
         sent: int = await socket._operate(
-            SEND, socket._send_batch_attempt(checked, True), 0, self._closer
+            SEND, socket._send_batch_attempt(checked, True), 0, _backend.current(), self._closer
         )
         self._items += sent
         return sent
@@ -327,9 +338,7 @@ class MessageSendChannel(_View, trio.abc.SendChannel[T], anyio.abc.ObjectSendStr
         (another task may still take the slot first).
         """
         self._check_open()
-        await self._closer.interruptible(
-            _backend.current(), wait_events(self._socket._engine, zmq.POLLOUT)
-        )
+        await self._socket._wait_events(zmq.POLLOUT, self._closer)
 
     def _frames(self, value: T) -> Sequence[Any]:
         if self._serializer is None:
@@ -340,4 +349,4 @@ class MessageSendChannel(_View, trio.abc.SendChannel[T], anyio.abc.ObjectSendStr
         return f"<trio_zmq send channel of {self._socket!r}>"
 
 
-_TRIO = _backend.TRIO
+_socket.register_view_classes(MessageReceiveChannel, MessageSendChannel)

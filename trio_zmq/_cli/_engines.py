@@ -36,7 +36,7 @@ import anyio
 import trio
 import zmq
 
-from .._core import _chaos
+from .._core import _backend
 from .._socket._context import Context
 
 PATHS = ("trio", "trio, anyio path", "asyncio")
@@ -134,11 +134,10 @@ WORKLOADS: dict[str, Callable[[Sizes], Callable[[], Awaitable[float]]]] = {
 def _run_on(path: str, job: Callable[[], Awaitable[float]]) -> float:
     if path == "asyncio":
         return anyio.run(job, backend="asyncio")
-    _chaos.set_force_anyio(path == "trio, anyio path")
-    try:
-        return trio.run(job)
-    finally:
-        _chaos.set_force_anyio(False)
+    if path == "trio, anyio path":
+        with _backend.force_anyio():
+            return trio.run(job)
+    return trio.run(job)
 
 
 def measure(rounds: int, sizes: Sizes) -> dict[str, dict[str, list[float]]]:

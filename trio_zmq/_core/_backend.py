@@ -25,12 +25,22 @@ narrow interface; there are two implementations, picked per call by
 
 Code running under ``anyio.run(..., backend="trio")`` is trio code and gets
 :data:`TRIO`: anyio's cancel scopes are trio's there.
+
+**The one seam for tests.**  Which backend a task gets is decided here, by
+two slots (one for trio tasks, one for the rest), and :func:`installed` is
+the only way to change them.  Tests install the anyio path on trio (to run
+it under trio's scheduler), broken backends (to prove the property suite
+catches them), and ``trio_zmq.testing.chaos_mode`` installs a backend that
+wraps the current one and injects adversities.  The socket layer's fast
+path runs only while the trio slot holds :data:`TRIO` itself, so nothing
+installed here can be bypassed, and production code holds no test switch.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Final, final
 
 import anyio
@@ -38,11 +48,10 @@ import anyio.lowlevel
 import outcome
 import trio
 
-from . import _chaos
 from ._exceptions import closed_error
 
 if TYPE_CHECKING:
-    from ._engine import Engine, Waiter
+    from ._engine import Attempt, Engine, Waiter
 
 #: The loop's cancel scope: both have cancel() and cancelled_caught.
 Scope = trio.CancelScope | anyio.CancelScope
@@ -82,13 +91,26 @@ class Backend:
     def wake(self, waiter: Waiter, value: outcome.Outcome[Any]) -> None:
         raise NotImplementedError
 
+    def try_now(
+        self, engine: Engine, direction: int, attempt: Attempt, will_wait: bool = True
+    ) -> Any:
+        """The attempt before any wait: :meth:`Engine.try_now` (a backend
+        that injects adversities may decide otherwise)."""
+        return engine.try_now(direction, attempt, will_wait)
+
     async def sleep_on_fd(self, engine: Engine, timeout: float = 0.0) -> None:
-        """Wait until the engine's fd is readable, the engine pokes us, or
-        ``timeout`` seconds have passed (if not 0).
+        """Wait until the engine's fd is readable, :meth:`poke` is called,
+        or ``timeout`` seconds have passed (if not 0).
+
+        While it sleeps, ``engine.sleeper`` is this backend.
 
         Raises:
-          ClosedResourceError: the fd was closed (notify_closing).
+          ClosedResourceError: the engine was closed.
         """
+        raise NotImplementedError
+
+    def poke(self, engine: Engine) -> None:
+        """Wake the engine's watcher from :meth:`sleep_on_fd`."""
         raise NotImplementedError
 
     def notify_closing(self, fd: int) -> None:
@@ -123,16 +145,37 @@ class _Trio(Backend):
         trio.lowlevel.reschedule(waiter.task, value)
 
     async def sleep_on_fd(self, engine: Engine, timeout: float = 0.0) -> None:
-        with trio.CancelScope() as scope:
+        # No cancel scope unless there is a timeout: entering and leaving one
+        # costs more than the rest of a park-and-wake cycle together, and a
+        # watcher sleeps once per wait.  It is poked through notify_closing
+        # instead (see poke()).
+        engine.sleeper = self
+        try:
             if timeout:
-                scope.deadline = trio.current_time() + timeout
-            engine.watch_scope = scope
-            try:
+                with trio.move_on_after(timeout) as scope:
+                    engine.watch_scope = scope
+                    await trio.lowlevel.wait_readable(engine.fd)
+            else:
                 await trio.lowlevel.wait_readable(engine.fd)
-            except trio.ClosedResourceError:
+        except trio.ClosedResourceError:
+            if engine.closed:
                 raise closed_error() from None
-            finally:
-                engine.watch_scope = None
+            # Poked: the socket is open, and the fd's registration is gone
+            # until the next wait_readable makes a new one.
+        finally:
+            engine.sleeper = None
+            engine.watch_scope = None
+
+    def poke(self, engine: Engine) -> None:
+        # trio's documented way to wake the task in wait_readable(fd) from
+        # another task: notify_closing wakes it with ClosedResourceError and
+        # drops the fd's registration (the next wait_readable registers it
+        # anew).  The fd stays open; sleep_on_fd tells a poke from a close
+        # by the engine's state.  A timed sleep has a scope: cancel that.
+        if engine.watch_scope is not None:
+            engine.watch_scope.cancel()
+        else:
+            trio.lowlevel.notify_closing(engine.fd)
 
     def notify_closing(self, fd: int) -> None:
         trio.lowlevel.notify_closing(fd)
@@ -184,6 +227,7 @@ class _Anyio(Backend):
             if timeout:
                 scope.deadline = anyio.current_time() + timeout
             engine.watch_scope = scope
+            engine.sleeper = self
             try:
                 await anyio.wait_readable(engine.fd)
             except (anyio.ClosedResourceError, trio.ClosedResourceError):
@@ -191,6 +235,12 @@ class _Anyio(Backend):
                 raise closed_error() from None
             finally:
                 engine.watch_scope = None
+                engine.sleeper = None
+
+    def poke(self, engine: Engine) -> None:
+        # asyncio has no notify_closing that leaves the fd usable: a cancel
+        # scope per sleep it is.
+        engine.watch_scope.cancel()
 
     def notify_closing(self, fd: int) -> None:
         anyio.notify_closing(fd)
@@ -240,27 +290,109 @@ class _Asyncio(_Anyio):
                 future.set_result(None)
 
 
+class Wrapper(Backend):
+    """A backend that does what ``inner`` does; subclasses change a step.
+
+    What tests install through :func:`installed` is usually one of these
+    (``trio_zmq.testing``'s chaos backend, the test suite's broken ones).
+    """
+
+    __slots__ = ("inner", "name", "serves_parked")
+
+    def __init__(self, inner: Backend) -> None:
+        self.inner = inner
+        self.name = f"{type(self).__name__}({inner.name})"
+        self.serves_parked = inner.serves_parked
+
+    def current_task(self) -> Any:
+        return self.inner.current_task()
+
+    async def before_operation(self) -> None:
+        await self.inner.before_operation()
+
+    async def after_operation(self) -> None:
+        await self.inner.after_operation()
+
+    async def checkpoint(self) -> None:
+        await self.inner.checkpoint()
+
+    def try_now(
+        self, engine: Engine, direction: int, attempt: Attempt, will_wait: bool = True
+    ) -> Any:
+        return self.inner.try_now(engine, direction, attempt, will_wait)
+
+    async def park(self, waiter: Waiter, abort: Any) -> Any:
+        return await self.inner.park(waiter, abort)
+
+    def wake(self, waiter: Waiter, value: outcome.Outcome[Any]) -> None:
+        self.inner.wake(waiter, value)
+
+    async def sleep_on_fd(self, engine: Engine, timeout: float = 0.0) -> None:
+        await self.inner.sleep_on_fd(engine, timeout)
+
+    def poke(self, engine: Engine) -> None:
+        self.inner.poke(engine)
+
+    def notify_closing(self, fd: int) -> None:
+        self.inner.notify_closing(fd)
+
+    def cancel_scope(self) -> Scope:
+        return self.inner.cancel_scope()
+
+    def move_on_after(self, seconds: float) -> Scope:
+        return self.inner.move_on_after(seconds)
+
+
 TRIO: Final = _Trio()
 ANYIO: Final = _Anyio()
 ASYNCIO: Final = _Asyncio()
 
 
+#: The backend of trio tasks, and of all other tasks (asyncio's: anyio
+#: supports no other loop).  Changed only through installed().
+for_trio: Backend = TRIO
+for_others: Backend = ASYNCIO
+
+
 def current() -> Backend:
     """The backend for the calling task: :data:`TRIO` inside a trio task,
-    :data:`ASYNCIO` elsewhere (anyio supports no other loop).
-
-    :data:`ANYIO` inside trio tasks only while a test or benchmark forces it
-    (:func:`trio_zmq._core._chaos.set_force_anyio`).
-    """
-    return for_task(trio.lowlevel.in_trio_task())
+    :data:`ASYNCIO` elsewhere, unless a test has :func:`installed` others."""
+    return for_trio if trio.lowlevel.in_trio_task() else for_others
 
 
 def for_task(in_trio_task: bool) -> Backend:
     """:func:`current`, for a caller that has asked ``in_trio_task()`` itself
     (the socket layer's hot paths do, to choose their fast path)."""
-    if in_trio_task:
-        return ANYIO if _chaos.force_anyio else TRIO
-    return ASYNCIO
+    return for_trio if in_trio_task else for_others
+
+
+@contextlib.contextmanager
+def installed(
+    *, trio_tasks: Backend | None = None, other_tasks: Backend | None = None
+) -> Iterator[None]:
+    """Give trio tasks and other tasks (asyncio's) another
+    backend for the duration of the block; restore the previous ones after.
+
+    The one hook through which tests change the engine's behaviour (see
+    the module docstring).  Blocks nest; not thread-safe (neither is any
+    event loop).
+    """
+    global for_trio, for_others
+    saved = for_trio, for_others
+    if trio_tasks is not None:
+        for_trio = trio_tasks
+    if other_tasks is not None:
+        for_others = other_tasks
+    try:
+        yield
+    finally:
+        for_trio, for_others = saved
+
+
+def force_anyio() -> contextlib.AbstractContextManager[None]:
+    """Make trio tasks take the engine's anyio path in the block (the tests
+    run that path under trio's scheduler; the benchmarks compare the two)."""
+    return installed(trio_tasks=ANYIO)
 
 
 def running_task() -> Any:

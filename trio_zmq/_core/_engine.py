@@ -41,6 +41,25 @@ no parked task is handed a result: like the watcher, it is woken and serves
 itself, and one cancelled before it acts passes the wake-up on (see
 :meth:`Engine._leave`).
 
+Poking the watcher.  A trio task inside ``wait_readable(fd)`` can be woken
+from outside only by a cancel scope around the wait or by
+``notify_closing(fd)``.  A cancel scope costs more to enter and leave than
+the rest of a park-and-wake cycle, and the watcher sleeps once per wait,
+while pokes are rare (another task must find the socket ready for the
+watcher's direction first).  So the trio backend pokes with
+``notify_closing`` and tells a poke from a close by :attr:`Engine.closed`
+(see :mod:`._backend`); the fd stays open and the next ``wait_readable``
+registers it anew.
+
+Everything a test may want to break is a small named method of
+:class:`Engine` (:meth:`Engine.try_now`'s FIFO test :meth:`Engine._ahead`,
+:meth:`Engine.after_operation`, :meth:`Engine._serve_queue`,
+:meth:`Engine._hand_over`, :meth:`Engine._pass_wake_on`,
+:meth:`Engine._announce_close`): the property suite's broken engines are
+subclasses made by the tests, installed through
+:func:`trio_zmq._core._registry.engine_factory`.  Nothing in here exists
+only to be broken.
+
 Nothing here runs in the background: all the waiting and serving happens in
 the tasks of the callers.
 """
@@ -49,19 +68,23 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import Any, Final, cast, final
+from typing import Any, Final, NoReturn, Protocol, cast, final
 
 import outcome
 import trio
 import zmq
 
-from . import _backend, _chaos
+from . import _backend
 from ._exceptions import closed_error
 
 RECV: Final = 0
 SEND: Final = 1
 #: The ZMQ_EVENTS bit that makes each direction's queue serviceable.
 DIRECTION_FLAGS: Final = (int(zmq.POLLIN), int(zmq.POLLOUT))
+_EVENTS: Final = int(zmq.EVENTS)
+
+#: What Engine.try_now returns when the caller must wait.
+NOT_NOW: Any = object()
 
 #: How _serve_queue ended (see serve()).
 _DONE: Final = object()
@@ -80,6 +103,15 @@ _WAKE_AHEAD: Final = 8
 Attempt = Callable[[int], Any]
 
 
+class WaitTag(Protocol):
+    """What a wait can be marked with, so that :meth:`Engine.abort` can end
+    it (a channel view, whose close() interrupts the waits made through it)."""
+
+    def check(self) -> None:
+        """Raise the error that waits marked with this must end with, if
+        they must; return otherwise."""
+
+
 class _Watch:
     """Sentinel value a parked waiter is resumed with to become the watcher."""
 
@@ -94,7 +126,7 @@ _WATCH: Final = _Watch()
 
 def read_events(zsock: zmq.Socket[Any]) -> int:
     """ZMQ_EVENTS: which operations would succeed now.  Consumes the fd's edge."""
-    return cast(int, zsock.getsockopt(zmq.EVENTS))
+    return cast(int, zsock.getsockopt(_EVENTS))
 
 
 def int_option(zsock: zmq.Socket[Any], option: int) -> int:
@@ -114,6 +146,7 @@ class Waiter:
         "queued",
         "result",
         "running",
+        "tag",
         "task",
         "woken",
     )
@@ -124,6 +157,7 @@ class Waiter:
         directions: tuple[int, ...],
         is_probe: bool,
         backend: _backend.Backend,
+        tag: WaitTag | None,
     ) -> None:
         self.attempt = attempt
         self.backend = backend
@@ -133,6 +167,9 @@ class Waiter:
         #: A probe waiter's attempt calls no zmq function: it only looks at
         #: the events mask, which therefore must be fresh when it runs.
         self.is_probe = is_probe
+        #: Whatever the caller marked the wait with (a channel view), for
+        #: Engine.abort(); None for most waits.
+        self.tag = tag
         #: The trio task (TRIO backend) to reschedule; the event a parked
         #: task sleeps on (ANYIO backend).
         self.task = backend.current_task()
@@ -146,16 +183,17 @@ class Waiter:
         #: True while it stands in the queues.
         self.queued = False
         #: Set when it is served while running (a parked waiter gets its
-        #: result through reschedule instead).
+        #: result through reschedule instead), or when its wait is aborted.
         self.result: outcome.Outcome[Any] | None = None
 
 
-@final
 class Engine:
     """Waiting and wake-ups for one libzmq socket.
 
     Engines are looked up by the socket's underlying handle (see
     :mod:`._registry`), so every wrapper of one libzmq socket shares one.
+    Not final: the tests' broken engines are subclasses (see the module
+    docstring).
     """
 
     __slots__ = (
@@ -164,6 +202,8 @@ class Engine:
         "handle",
         "pinned",
         "queues",
+        "sleeper",
+        "slept",
         "stall_backoff",
         "watch_scope",
         "watcher",
@@ -183,21 +223,83 @@ class Engine:
         #: The waiter whose task watches the fd (or has been handed that
         #: role and will start watching when it next runs).
         self.watcher: Waiter | None = None
-        #: The cancel scope (trio's or anyio's) around the watcher's fd
-        #: wait, while it sleeps; cancelling it pokes the watcher.
+        #: The backend whose sleep_on_fd the watcher is in, while it is.
+        self.sleeper: _backend.Backend | None = None
+        #: The cancel scope around the watcher's fd wait, when it has one
+        #: (a timed sleep, or the anyio path).
         self.watch_scope: Any = None
+        #: Per direction: did the last wait in it have to sleep (or park)?
+        #: See try_now().
+        self.slept = [False, False]
         #: Non-zero while a head is stuck although ZMQ_EVENTS says it may go
         #: on (see _note_stall): the watcher's fd sleep then times out.
         self.stall_backoff = 0.0
 
     # ------------------------------------------------------------------
-    # Serving
+    # Operating
     # ------------------------------------------------------------------
 
     @property
     def busy(self) -> bool:
         """True while any task waits on this socket."""
         return bool(self.queues[RECV] or self.queues[SEND])
+
+    def waiting(self, direction: int) -> int:
+        """How many tasks wait in ``direction`` (RECV or SEND)."""
+        return len(self.queues[direction])
+
+    def try_now(self, direction: int, attempt: Attempt, will_wait: bool = True) -> Any:
+        """Run ``attempt`` unless others wait ahead in ``direction``.
+
+        Returns its result, or :data:`NOT_NOW` if the caller must wait
+        (EAGAIN, or a queue in this direction: FIFO).  After a failed
+        attempt the caller either waits -- :meth:`wait` serves once it
+        stands in the queue, which covers the edge the attempt may have
+        eaten -- or calls :meth:`after_operation` itself.
+
+        A caller that will wait on NOT_NOW (``will_wait``) may get it
+        without an attempt while the last operation in ``direction`` had to
+        sleep: on a socket whose tasks mostly wait, the attempt would
+        mostly fail, and a failed attempt (pyzmq raising zmq.Again) costs
+        more than the ZMQ_EVENTS read with which :meth:`wait` starts.  That
+        read decides as the attempt would have: if the socket is ready after
+        all, the caller is served at once, without sleeping.
+
+        Raises:
+          ClosedResourceError: the engine is closed.
+          zmq.ZMQError: what the attempt raised, other than zmq.Again.
+        """
+        if self.closed:
+            raise closed_error()
+        if self._ahead(direction) or (will_wait and self.slept[direction]):
+            return NOT_NOW
+        try:
+            result = attempt(0)
+        except zmq.Again:
+            return NOT_NOW
+        except zmq.ZMQError as exc:
+            self.after_operation()
+            self.reraise(exc)
+        if self.queues[RECV] or self.queues[SEND]:  # anyone to serve
+            self.after_operation()
+        return result
+
+    def reraise(self, exc: zmq.ZMQError) -> NoReturn:
+        """Re-raise a pyzmq error as the exception a trio user expects.
+
+        Raises:
+          ClosedResourceError: for ENOTSOCK (the pyzmq socket was closed
+            directly, behind our back; the engine closes too).
+          zmq.ZMQError: ``exc`` itself otherwise.
+        """
+        if exc.errno == zmq.ENOTSOCK:
+            self.close(fd_valid=False)
+            raise closed_error() from exc
+        raise exc
+
+    def _ahead(self, direction: int) -> bool:
+        """Does anyone wait in ``direction`` (so a newcomer must queue)?"""
+        return bool(self.queues[direction])
 
     def after_operation(self) -> None:
         """Call after every zmq call this library makes on the socket.
@@ -206,9 +308,11 @@ class Engine:
         it must be served from a fresh ZMQ_EVENTS read instead.
         """
         if self.queues[RECV] or self.queues[SEND]:
-            if _chaos.variant.skip_reprobe:
-                return
             self.serve()
+
+    # ------------------------------------------------------------------
+    # Serving
+    # ------------------------------------------------------------------
 
     def serve(self) -> None:
         """Complete every waiter that can proceed now, in FIFO order.
@@ -218,6 +322,7 @@ class Engine:
         -- or once nobody is left to serve, when nobody will sleep on it.
         """
         zsock = self.zsock
+        queues = self.queues
         # Per direction: how often its head failed (zmq.Again) although
         # ZMQ_EVENTS said it could proceed, or _HANDED_OVER once its head was
         # woken to serve itself.  One failure is retried after the next
@@ -241,26 +346,24 @@ class Engine:
             for direction in (RECV, SEND):
                 if (
                     events & DIRECTION_FLAGS[direction]
-                    and self.queues[direction]
+                    and queues[direction]
                     and stalled[direction] < _AGAIN_LIMIT
                 ):
-                    called, outcome_ = self._serve_queue(direction, events)
+                    called, how = self._serve_queue(direction, events)
                     called_zmq = called_zmq or called
-                    if outcome_ is _AGAIN:
+                    if how is _AGAIN:
                         stalled[direction] += 1
-                    elif outcome_ is _HANDED:
+                    elif how is _HANDED:
                         stalled[direction] = _HANDED_OVER
             if not called_zmq:
                 self._note_stall(events, stalled)
                 return
-            if not (self.queues[RECV] or self.queues[SEND]):
+            if not (queues[RECV] or queues[SEND]):
                 # Nobody left to serve, so nobody will sleep on the fd
                 # trusting this read: the next waiter reads EVENTS itself
                 # before it sleeps (wait() serves first).
                 self.stall_backoff = 0.0
                 return
-            if _chaos.variant.wake_one:
-                return  # broken variant: one waiter per wake-up, no re-probe
 
     def _note_stall(self, events: int, stalled: list[int]) -> None:
         """Remember whether a head is stuck while EVENTS says it may go on.
@@ -312,8 +415,6 @@ class Engine:
                 result = outcome.Error(exc)
             called_zmq = called_zmq or not waiter.is_probe
             self._complete(waiter, result)
-            if _chaos.variant.wake_one:
-                return called_zmq, _HANDED
         return called_zmq, _DONE
 
     def _dequeue(self, waiter: Waiter) -> None:
@@ -355,17 +456,23 @@ class Engine:
             waiter.backend.wake(waiter, outcome.Value(_backend.WAKE))
 
     def _poke_watcher(self) -> None:
-        # None while the watcher is between fd waits or has been handed the
-        # role but not yet run: it serves before it sleeps, so no poke needed.
-        if self.watch_scope is not None:
-            self.watch_scope.cancel()
+        # No sleeper while the watcher is between fd waits or has been
+        # handed the role but not yet run: it serves before it sleeps.
+        sleeper = self.sleeper
+        if sleeper is not None:
+            sleeper.poke(self)
 
     # ------------------------------------------------------------------
     # Waiting
     # ------------------------------------------------------------------
 
     async def wait(
-        self, attempt: Attempt, directions: tuple[int, ...], is_probe: bool = False
+        self,
+        attempt: Attempt,
+        directions: tuple[int, ...],
+        backend: _backend.Backend,
+        is_probe: bool = False,
+        tag: WaitTag | None = None,
     ) -> Any:
         """Wait until ``attempt`` succeeds, then return its result.
 
@@ -373,15 +480,18 @@ class Engine:
         (``before_operation``); this method guarantees a schedule point, and
         the cancel rule: it either returns the attempt's result or raises
         the loop's cancellation with the attempt never having succeeded.
+        ``tag`` marks the wait for :meth:`abort`.
 
         Raises:
           ClosedResourceError: if the socket is or gets closed.
-          Exception: whatever the attempt raised, other than zmq.Again.
+          Exception: whatever the attempt raised, other than zmq.Again, or
+            what :meth:`abort` ended the wait with.
         """
         if self.closed:
             raise closed_error()
-        backend = _backend.current()
-        waiter = Waiter(attempt, directions, is_probe, backend)
+        if tag is not None:
+            tag.check()
+        waiter = Waiter(attempt, directions, is_probe, backend, tag)
         for direction in directions:
             self.queues[direction].append(waiter)
         waiter.queued = True
@@ -395,22 +505,26 @@ class Engine:
                 # A newcomer's failed attempt may have eaten the edge the
                 # watcher sleeps on, and a woken or newly appointed watcher
                 # must look before it sleeps: serve now that we stand in
-                # the queue.
-                self.serve()
-                if self._served(waiter):
+                # the queue.  Except a watcher woken by the fd with nobody
+                # else waiting: like a plain loop it just tries (see
+                # _try_alone).
+                if waiter.queued and not (scheduled and self._try_alone(waiter)):
+                    self.serve()
+                if waiter.result is not None:
                     break
                 # Not running from here until we resume: a serving task must
                 # wake the watcher (and, on asyncio, anyone), never run its
                 # attempt for it: it could be cancelled before it saw the
                 # result.
                 waiter.running = False
+                for direction in directions:
+                    self.slept[direction] = True
                 try:
                     if waiter is self.watcher:
-                        if not await _chaos.maybe_spurious_wakeup(backend):
-                            timeout = self.stall_backoff
-                            await backend.sleep_on_fd(self, timeout)
-                            if timeout and self.stall_backoff:
-                                self.stall_backoff = min(2 * timeout, _STALL_BACKOFF_MAX)
+                        timeout = self.stall_backoff
+                        await backend.sleep_on_fd(self, timeout)
+                        if timeout and self.stall_backoff:
+                            self.stall_backoff = min(2 * timeout, _STALL_BACKOFF_MAX)
                         signal: Any = _backend.WAKE
                     else:
                         signal = await backend.park(waiter, self._abort_fn(waiter))
@@ -423,21 +537,33 @@ class Engine:
                 # Woken to look again, or handed the watcher role.
         finally:
             self._leave(waiter)
-        return await self._checkpointed(waiter, scheduled)
-
-    async def _checkpointed(self, waiter: Waiter, scheduled: bool) -> Any:
-        """The result of a waiter served in its own task, after a schedule
-        point if it has not had one (the loop's rule for every async call)."""
         if not scheduled:
-            await waiter.backend.after_operation()
-        assert waiter.result is not None
+            # Served by the first look: the socket was ready after all.
+            for direction in directions:
+                self.slept[direction] = False
+            await backend.after_operation()
         return waiter.result.unwrap()
 
-    @staticmethod
-    def _served(waiter: Waiter) -> bool:
-        # A method, not an inline test: serve() sets the result behind the
-        # type checker's back.
-        return waiter.result is not None
+    def _try_alone(self, waiter: Waiter) -> bool:
+        """Run the attempt of a watcher back from the fd, if it is the only
+        waiter; return True unless that failed with zmq.Again.
+
+        The common case of a task that waits: the fd woke it, the attempt
+        succeeds, and nobody else waits for the edge it may have consumed
+        (the next waiter looks before it sleeps), so no ZMQ_EVENTS read is
+        needed.  On zmq.Again the caller serves, which reads it.
+        """
+        queues = self.queues
+        if waiter.is_probe or len(queues[RECV]) + len(queues[SEND]) != 1:
+            return False
+        try:
+            result: outcome.Outcome[Any] = outcome.Value(waiter.attempt(0))
+        except zmq.Again:
+            return False
+        except Exception as exc:
+            result = outcome.Error(exc)
+        self._complete(waiter, result)
+        return True
 
     def _abort_fn(self, waiter: Waiter) -> Callable[[Any], Any]:
         def abort(_: object) -> trio.lowlevel.Abort:
@@ -445,6 +571,28 @@ class Engine:
             return trio.lowlevel.Abort.SUCCEEDED
 
         return abort
+
+    def abort(self, tag: WaitTag) -> None:
+        """End every wait marked with ``tag`` with the error ``tag.check()``
+        raises now.
+
+        Their operations have not happened and will not: each raises at its
+        own await.  (How a channel view's close() interrupts the waits made
+        through it.)
+        """
+        for queue in self.queues:
+            for waiter in [w for w in queue if w.tag is tag]:
+                if not waiter.queued:
+                    continue  # a poll waiter met in the other queue already
+                self._dequeue(waiter)
+                error = outcome.capture(tag.check)
+                if waiter.running or waiter is self.watcher or not waiter.backend.serves_parked:
+                    # It looks at its result when it next runs.
+                    waiter.result = error
+                    if not waiter.running:
+                        self._wake(waiter)
+                else:
+                    waiter.backend.wake(waiter, error)
 
     def _leave(self, waiter: Waiter) -> None:
         """Drop a waiter that stops waiting; pass the fd on if it watched,
@@ -459,21 +607,26 @@ class Engine:
             return
         if waiter is self.watcher:
             self.watcher = None
-            if _chaos.variant.no_handover:
+            self._hand_over()
+        if waiter.woken and was_queued:
+            self._pass_wake_on()
+
+    def _hand_over(self) -> None:
+        """The watcher left: the first waiter in line watches the fd now."""
+        for queue in self.queues:
+            if queue:
+                successor = queue[0]
+                self.watcher = successor
+                successor.backend.wake(successor, outcome.Value(_WATCH))
                 return
-            for queue in self.queues:
-                if queue:
-                    successor = queue[0]
-                    self.watcher = successor
-                    successor.backend.wake(successor, outcome.Value(_WATCH))
-                    break
-        if waiter.woken and was_queued and not _chaos.variant.no_wake_passon:
-            # Woken because the socket was ready for it (asyncio), but
-            # cancelled before it could act: whoever is now first in line
-            # must look instead, or the readiness is lost.
-            for queue in self.queues:
-                if queue and not queue[0].running:
-                    self._wake(queue[0])
+
+    def _pass_wake_on(self) -> None:
+        """A waiter woken because the socket was ready for it (asyncio) was
+        cancelled before it could act: whoever is now first in line must
+        look instead, or the readiness is lost."""
+        for queue in self.queues:
+            if queue and not queue[0].running:
+                self._wake(queue[0])
 
     # ------------------------------------------------------------------
     # Closing
@@ -488,12 +641,13 @@ class Engine:
         if self.closed:
             return
         self.closed = True
-        if not fd_valid:
-            # The fd number may already belong to something else: wake our
-            # watcher through its private scope, never through the fd.
+        if fd_valid:
+            self._announce_close()
+        else:
+            # Closed behind our back: the fd is gone, and the loop cannot
+            # know.  Poke the watcher (on trio that is notify_closing on the
+            # old fd number, which the loop still has our watcher under).
             self._poke_watcher()
-        elif not _chaos.variant.no_notify_closing:
-            _backend.notify_closing(self.fd)
         for queue in self.queues:
             while queue:
                 waiter = queue.popleft()
@@ -505,3 +659,8 @@ class Engine:
                     # was only handed the role, sees `closed` when it runs).
                     continue
                 waiter.backend.wake(waiter, outcome.Error(closed_error()))
+
+    def _announce_close(self) -> None:
+        """Tell the event loop the fd is closing: the watcher wakes with
+        ClosedResourceError, as does anything else waiting on the fd."""
+        _backend.notify_closing(self.fd)

@@ -3,10 +3,16 @@
 Two Python objects can stand for one libzmq socket (a ``trio_zmq.Socket`` and
 the ``zmq.Socket`` it wraps, or a pyzmq shadow socket).  They share the fd, so
 they must share the engine too, or two tasks would wait on one fd.
+
+New engines come from :func:`engine_factory`'s factory: the tests replace it
+to run the property suite against deliberately broken engines, as trio's
+``set_custom_socket_factory`` lets tests replace its sockets.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import zmq
@@ -15,6 +21,21 @@ from ._engine import Engine
 from ._exceptions import closed_error
 
 _engines: dict[int, Engine] = {}
+_make_engine: Callable[[zmq.Socket[Any]], Engine] = Engine
+
+
+@contextlib.contextmanager
+def engine_factory(factory: Callable[[zmq.Socket[Any]], Engine]) -> Iterator[None]:
+    """Make the engines of sockets first used in the block with ``factory``
+    (an :class:`Engine` subclass, typically); restore the previous factory
+    after.  Engines made before the block keep their class."""
+    global _make_engine
+    saved = _make_engine
+    _make_engine = factory
+    try:
+        yield
+    finally:
+        _make_engine = saved
 
 
 def engine_for(zsock: zmq.Socket[Any]) -> Engine:
@@ -29,7 +50,7 @@ def engine_for(zsock: zmq.Socket[Any]) -> Engine:
     if engine is None or engine.zsock.closed:
         # No engine yet, or a stale one whose socket was closed behind our
         # back and whose handle libzmq has since reused.
-        engine = Engine(zsock)
+        engine = _make_engine(zsock)
         _engines[engine.handle] = engine
     return engine
 

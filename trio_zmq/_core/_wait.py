@@ -12,7 +12,7 @@ from typing import Any, Protocol
 import zmq
 
 from . import _backend, _registry
-from ._engine import RECV, SEND, Engine, read_events
+from ._engine import RECV, SEND, Engine, WaitTag, read_events
 from ._exceptions import closed_error
 
 
@@ -92,11 +92,12 @@ async def wait_writable(socket: AnySocket) -> None:
     await wait_events(_registry.engine_for(as_zmq_socket(socket)), zmq.POLLOUT)
 
 
-async def wait_events(engine: Engine, mask: int) -> int:
+async def wait_events(engine: Engine, mask: int, tag: WaitTag | None = None) -> int:
     """Wait until any event in ``mask`` is ready; return the ready events.
 
     A checkpoint in every case.  A newcomer does not overtake tasks already
-    waiting in the same direction.
+    waiting in the same direction.  ``tag`` marks the wait for
+    :meth:`Engine.abort`.
     """
     backend = _backend.current()
     try:
@@ -113,7 +114,9 @@ async def wait_events(engine: Engine, mask: int) -> int:
                 return ready
             # Not ready: engine.wait() serves once we stand in the queue,
             # which covers the edge our read may have eaten.
-        result: int = await engine.wait(lambda events: events & mask, directions, True)
+        result: int = await engine.wait(
+            lambda events: events & mask, directions, backend, is_probe=True, tag=tag
+        )
         return result
     finally:
         _registry.release_if_idle(engine)

@@ -1,14 +1,11 @@
-"""Turning pyzmq's errors into trio's, and checking input before sending."""
+"""Checking input before anything is sent."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import Any
 
 import zmq
-
-from .._core._engine import Engine
-from .._core._exceptions import closed_error
 
 #: Draft socket types that are thread-safe and therefore have no ZMQ_FD.
 _FDLESS_TYPES = frozenset(
@@ -34,15 +31,6 @@ def check_socket_type(socket_type: int) -> zmq.SocketType:
             "trio_zmq can only wait on sockets that have one"
         )
     return kind
-
-
-def raise_translated(exc: zmq.ZMQError, engine: Engine) -> NoReturn:
-    """Re-raise a pyzmq error as the exception a trio user expects."""
-    if exc.errno == zmq.ENOTSOCK:
-        # The pyzmq socket was closed directly, behind our back.
-        engine.close(fd_valid=False)
-        raise closed_error() from exc
-    raise exc
 
 
 def check_frame(frame: object) -> None:
@@ -92,3 +80,11 @@ def check_multipart(msg_parts: object) -> Sequence[Any]:
     for frame in msg_parts:
         check_frame(frame)
     return msg_parts
+
+
+def check_batch_sequence(items: object) -> Sequence[Any]:
+    """A batch is a sequence (a list, a tuple...), not an iterator, str or
+    bytes: it is checked whole before anything is sent."""
+    if isinstance(items, (bytes, bytearray, memoryview, str)) or not isinstance(items, Sequence):
+        raise TypeError(f"a batch is a sequence of messages, not {type(items).__name__}")
+    return items

@@ -17,21 +17,28 @@ the call may have consumed the fd's edge that a waiter depends on.
 from __future__ import annotations
 
 import pickle
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast, final, overload
 
 import zmq
 import zmq.backend
-from trio.lowlevel import cancel_shielded_checkpoint as _cancel_shielded_checkpoint
-from trio.lowlevel import checkpoint_if_cancelled as _checkpoint_if_cancelled
 from trio.lowlevel import in_trio_task as _in_trio_task
 from zmq.utils import jsonapi
 
-from .._core import _backend, _chaos, _registry
-from .._core._engine import RECV, SEND, Attempt, Engine, int_option, read_events
+from .._core import _backend, _registry
+from .._core._engine import (
+    NOT_NOW,
+    RECV,
+    SEND,
+    Attempt,
+    Engine,
+    WaitTag,
+    int_option,
+    read_events,
+)
 from .._core._exceptions import WouldBlock, closed_error
 from .._core._wait import check_events, wait_events
-from ._errors import check_frame, check_multipart, check_socket_type, raise_translated
+from ._errors import check_batch_sequence, check_frame, check_multipart, check_socket_type
 
 if TYPE_CHECKING:
     from .._channels._channels import MessageReceiveChannel, MessageSendChannel
@@ -46,6 +53,7 @@ _NOBLOCK = int(zmq.NOBLOCK)
 _TIMEOUT_OPTION = (int(zmq.RCVTIMEO), int(zmq.SNDTIMEO))
 _OWN_ATTRIBUTES = frozenset(
     {
+        "_timeouts",
         "_zsock",
         "_engine",
         "_context",
@@ -82,6 +90,7 @@ class Socket:
         "_recv_multipart_default",
         "_send_frame",
         "_send_multipart_default",
+        "_timeouts",
         "_type",
         "_zsock",
     )
@@ -95,6 +104,7 @@ class Socket:
     _recv_multipart_default: Attempt
     _send_frame: Callable[..., Any]
     _send_multipart_default: Callable[[Sequence[Any], int], Any]
+    _timeouts: list[float | None]
 
     def __init__(self, zsock: zmq.Socket[Any], *, _context: Context | None = None) -> None:
         """Use :meth:`Context.socket` or :meth:`Socket.from_socket` instead."""
@@ -117,6 +127,11 @@ class Socket:
         # Endpoints bound or connected through this wrapper (libzmq cannot
         # list them); for anyio's typed attributes and for repr().
         object.__setattr__(self, "_endpoints", [])
+        # RCVTIMEO and SNDTIMEO in seconds (None: wait forever), kept here
+        # so that a wait does not read them from libzmq; set() updates them.
+        object.__setattr__(self, "_timeouts", [None, None])
+        for direction in (RECV, SEND):
+            self._note_timeout(direction, int_option(zsock, _TIMEOUT_OPTION[direction]))
         # recv() and recv_multipart() with default arguments, built once:
         # the hot paths.
         object.__setattr__(self, "_recv_default", self._recv_attempt(0, True, False))
@@ -154,6 +169,8 @@ class Socket:
 
         Calling it directly while tasks wait on this socket can consume the
         fd's edge they rely on; call :func:`trio_zmq.probe` after doing so.
+        Set RCVTIMEO and SNDTIMEO through this wrapper (``sock.rcvtimeo =
+        100``), not on the pyzmq socket: the wrapper keeps their values.
         """
         return self._zsock
 
@@ -236,7 +253,7 @@ class Socket:
         try:
             return method(*args, **kwargs)
         except zmq.ZMQError as exc:
-            raise_translated(exc, self._engine)
+            self._engine.reraise(exc)
         finally:
             if not self._engine.closed:
                 self._engine.after_operation()
@@ -298,6 +315,11 @@ class Socket:
 
     def set(self, option: int, value: Any) -> None:
         self._call(self._zsock.set, option, value)
+        if option in _TIMEOUT_OPTION:
+            self._note_timeout(_TIMEOUT_OPTION.index(option), value)
+
+    def _note_timeout(self, direction: int, milliseconds: int) -> None:
+        self._timeouts[direction] = None if milliseconds < 0 else milliseconds / 1000
 
     getsockopt = get
     setsockopt = set
@@ -354,90 +376,52 @@ class Socket:
         direction: int,
         attempt: Attempt,
         flags: int,
-        view: ViewCloser | None = None,
-        backend: _backend.Backend | None = None,
+        backend: _backend.Backend,
+        tag: WaitTag | None = None,
     ) -> Any:
         """Run ``attempt`` now if possible, else wait for the socket.
 
         ``attempt`` performs the zmq operation with NOBLOCK and raises
-        zmq.Again if it would block.  ``view`` is the channel view the call
-        came through, whose close() must interrupt the wait.  ``backend``
-        is ``_backend.current()``, if the caller has looked it up already.
+        zmq.Again if it would block.  ``backend`` is the calling task's
+        (:func:`_backend.current`); ``tag`` marks the wait for
+        :meth:`_abort_waits` (a channel view passes itself).
 
-        The general form of every operation, on every loop.  recv(), send()
-        and their multipart and channel forms also have a *fast path* for
-        trio code with default arguments and no test switch on: the same
-        steps for the trio backend alone, written out in the method itself
-        (see :meth:`recv`), which saves this coroutine layer per message.
+        The one path of every operation, on every loop: the backend's
+        cancel point, the attempt, then either the backend's schedule point
+        or the wait (which is one).
         """
-        if backend is None:
-            backend = _backend.current()
         await backend.before_operation()
-        if _chaos.source is not None:
-            await _chaos.maybe_extra_checkpoint(backend)
-            if self._engine.closed:  # closed during the injected checkpoint
-                raise closed_error()
-        result = NOT_NOW if _chaos.forced_eagain() else self._try_now(direction, attempt)
-        if result is not NOT_NOW:
-            if direction == RECV and _chaos.variant.checkpoint_after_recv:
-                await backend.checkpoint()  # broken: may drop the message
-            else:
+        noblock = flags & _NOBLOCK
+        result = backend.try_now(self._engine, direction, attempt, not noblock)
+        if result is NOT_NOW:
+            if noblock:
+                # pyzmq semantics: NOBLOCK means raise instead of waiting.
+                # The attempt may have eaten the fd's edge: serve others.
+                self._engine.after_operation()
                 await backend.after_operation()
-            return result
-        if flags & _NOBLOCK:
-            # pyzmq semantics: NOBLOCK means raise instead of waiting.  The
-            # attempt (if any) may have eaten the fd's edge: serve others.
-            self._engine.after_operation()
-            await backend.after_operation()
-            raise zmq.Again()
-        if view is None:
-            return await self._wait(backend, direction, attempt)
-        return await view.interruptible(backend, self._wait(backend, direction, attempt))
-
-    def _try_now(self, direction: int, attempt: Attempt) -> Any:
-        """Step 2 of the pattern: run ``attempt`` unless others wait ahead.
-
-        Returns its result, or ``NOT_NOW`` if the caller must wait (EAGAIN,
-        or a queue in this direction: FIFO).  After a failed attempt the
-        caller either waits -- engine.wait() re-serves once it stands in the
-        queue, which covers the edge the attempt may have eaten -- or calls
-        engine.after_operation() itself.
-        """
-        engine = self._engine
-        if engine.closed:
-            raise closed_error()
-        queues = engine.queues
-        if queues[direction] and not _chaos.variant.newcomer_overtakes:
-            return NOT_NOW
-        try:
-            result = attempt(0)
-        except zmq.Again:
-            return NOT_NOW
-        except zmq.ZMQError as exc:
-            engine.after_operation()
-            raise_translated(exc, engine)
-        if queues[RECV] or queues[SEND]:  # anyone to serve (as in after_operation)
-            engine.after_operation()
-        return result
-
-    async def _wait(self, backend: _backend.Backend, direction: int, attempt: Attempt) -> Any:
-        engine = self._engine
-        timeout_ms = int_option(self._zsock, _TIMEOUT_OPTION[direction])
-        if timeout_ms < 0:
-            result = await engine.wait(attempt, (direction,))
-        else:
-            # RCVTIMEO / SNDTIMEO: raise zmq.Again after that long, as pyzmq.
-            with backend.move_on_after(timeout_ms / 1000) as scope:
-                result = await engine.wait(attempt, (direction,))
-            if scope.cancelled_caught:
                 raise zmq.Again()
-        if direction == RECV and _chaos.variant.checkpoint_after_recv:
-            await backend.checkpoint()  # broken: may drop the message
+            return await self._wait(direction, attempt, backend, tag)
+        await backend.after_operation()
         return result
+
+    async def _wait(
+        self,
+        direction: int,
+        attempt: Attempt,
+        backend: _backend.Backend,
+        tag: WaitTag | None = None,
+    ) -> Any:
+        timeout = self._timeouts[direction]
+        if timeout is None:
+            return await self._engine.wait(attempt, (direction,), backend, tag=tag)
+        # RCVTIMEO / SNDTIMEO: raise zmq.Again after that long, as pyzmq.
+        with backend.move_on_after(timeout):
+            return await self._engine.wait(attempt, (direction,), backend, tag=tag)
+        raise zmq.Again()
 
     def _nowait(self, direction: int, attempt: Attempt) -> Any:
         """The synchronous variant: never a checkpoint, WouldBlock if busy."""
-        result = self._try_now(direction, attempt)
+        result = self._engine.try_now(direction, attempt, will_wait=False)
         if result is NOT_NOW:
             self._engine.after_operation()
             raise WouldBlock
@@ -499,18 +483,9 @@ class Socket:
           zmq.ZMQError: what libzmq reports (EFSM on REQ, EHOSTUNREACH, ...).
         """
         attempt = self._send_attempt(data, flags, copy, track, routing_id, group)
-        in_trio = _in_trio_task()
-        result: zmq.MessageTracker | None
-        if in_trio and flags == 0 and _chaos.quiet:
-            # The fast path: see recv().
-            await _checkpoint_if_cancelled()
-            result = self._try_now(SEND, attempt)
-            if result is NOT_NOW:
-                result = await self._wait(_TRIO, SEND, attempt)
-            else:
-                await _cancel_shielded_checkpoint()
-        else:
-            result = await self._operate(SEND, attempt, flags, backend=_backend.for_task(in_trio))
+        result: zmq.MessageTracker | None = await self._operate(
+            SEND, attempt, flags, _backend.for_trio if _in_trio_task() else _backend.for_others
+        )
         return result
 
     def send_nowait(
@@ -544,18 +519,9 @@ class Socket:
           trio.ClosedResourceError: the socket is or gets closed.
         """
         attempt = self._send_multipart_attempt(msg_parts, flags, copy, track)
-        in_trio = _in_trio_task()
-        result: zmq.MessageTracker | None
-        if in_trio and flags == 0 and _chaos.quiet:
-            # The fast path: see recv().
-            await _checkpoint_if_cancelled()
-            result = self._try_now(SEND, attempt)
-            if result is NOT_NOW:
-                result = await self._wait(_TRIO, SEND, attempt)
-            else:
-                await _cancel_shielded_checkpoint()
-        else:
-            result = await self._operate(SEND, attempt, flags, backend=_backend.for_task(in_trio))
+        result: zmq.MessageTracker | None = await self._operate(
+            SEND, attempt, flags, _backend.for_trio if _in_trio_task() else _backend.for_others
+        )
         return result
 
     def send_multipart_nowait(
@@ -648,20 +614,9 @@ class Socket:
             attempt = self._recv_default
         else:
             attempt = self._recv_attempt(flags, copy, track)
-        in_trio = _in_trio_task()
-        result: bytes | zmq.Frame
-        if in_trio and flags == 0 and _chaos.quiet:
-            # The fast path: _operate's steps for trio, written out here to
-            # save a coroutine layer per message (the same in recv_multipart,
-            # send, send_multipart and the channels' receive and send).
-            await _checkpoint_if_cancelled()
-            result = self._try_now(RECV, attempt)
-            if result is NOT_NOW:
-                result = await self._wait(_TRIO, RECV, attempt)
-            else:
-                await _cancel_shielded_checkpoint()
-        else:
-            result = await self._operate(RECV, attempt, flags, backend=_backend.for_task(in_trio))
+        result: bytes | zmq.Frame = await self._operate(
+            RECV, attempt, flags, _backend.for_trio if _in_trio_task() else _backend.for_others
+        )
         return result
 
     @overload
@@ -708,18 +663,9 @@ class Socket:
             attempt = self._recv_multipart_default
         else:
             attempt = self._recv_multipart_attempt(flags, copy, track)
-        in_trio = _in_trio_task()
-        result: list[bytes] | list[zmq.Frame]
-        if in_trio and flags == 0 and _chaos.quiet:
-            # The fast path: see recv().
-            await _checkpoint_if_cancelled()
-            result = self._try_now(RECV, attempt)
-            if result is NOT_NOW:
-                result = await self._wait(_TRIO, RECV, attempt)
-            else:
-                await _cancel_shielded_checkpoint()
-        else:
-            result = await self._operate(RECV, attempt, flags, backend=_backend.for_task(in_trio))
+        result: list[bytes] | list[zmq.Frame] = await self._operate(
+            RECV, attempt, flags, _backend.for_trio if _in_trio_task() else _backend.for_others
+        )
         return result
 
     @overload
@@ -832,7 +778,7 @@ class Socket:
           zmq.ZMQError: what libzmq reports for the first message.
         """
         batch: list[list[Any]] = await self._operate(
-            RECV, self._recv_batch_attempt(max_items, copy), 0
+            RECV, self._recv_batch_attempt(max_items, copy), 0, _backend.current()
         )
         return batch
 
@@ -858,7 +804,9 @@ class Socket:
             self._check_open()
             await _backend.current().checkpoint()
             return 0
-        sent: int = await self._operate(SEND, self._send_batch_attempt(checked, copy), 0)
+        sent: int = await self._operate(
+            SEND, self._send_batch_attempt(checked, copy), 0, _backend.current()
+        )
         return sent
 
     async def send_all(self, messages: Sequence[Sequence[Any]], copy: bool = True) -> None:
@@ -929,9 +877,7 @@ class Socket:
         ``deserializer`` makes of one.  Closing the view does not close the
         socket; closing the socket closes every view.
         """
-        from .._channels._channels import MessageReceiveChannel
-
-        return MessageReceiveChannel(self, deserializer)
+        return _view_classes()[0](self, deserializer)
 
     @overload
     def send_channel(self) -> MessageSendChannel[Sequence[Any]]: ...
@@ -947,56 +893,48 @@ class Socket:
         ``serializer`` turns into one.  Closing the view does not close the
         socket; closing the socket closes every view.
         """
-        from .._channels._channels import MessageSendChannel
+        return _view_classes()[1](self, serializer)
 
-        return MessageSendChannel(self, serializer)
+    # ------------------------------------------------------------------
+    # For the channel views (trio_zmq._channels): besides the public API,
+    # they use these, _operate, _nowait and the attempt builders.
+    # ------------------------------------------------------------------
 
+    def _waiting(self, direction: int) -> int:
+        """How many tasks wait in ``direction`` (RECV or SEND)."""
+        return self._engine.waiting(direction)
 
-@final
-class ViewCloser:
-    """Lets closing a channel view interrupt the waits made through it.
+    def _abort_waits(self, tag: WaitTag) -> None:
+        """End the waits marked with ``tag`` with what ``tag.check()`` raises."""
+        self._engine.abort(tag)
 
-    Only waits pay for this (a cancel scope each); the fast path does not.
-    """
-
-    __slots__ = ("_scopes", "closed")
-
-    def __init__(self) -> None:
-        self.closed = False
-        self._scopes: set[Any] = set()  # trio's or anyio's cancel scopes
-
-    def check(self) -> None:
-        if self.closed:
-            raise closed_error("this channel view was closed")
-
-    async def interruptible(self, backend: _backend.Backend, wait: Awaitable[R]) -> R:
-        with backend.cancel_scope() as scope:
-            self._scopes.add(scope)
-            try:
-                return await wait
-            finally:
-                self._scopes.discard(scope)
-        # Reached only when close() cancelled the scope (and nothing else):
-        # the wait was aborted before its operation happened.
-        raise closed_error("this channel view was closed")
-
-    def close(self) -> None:
-        self.closed = True
-        for scope in self._scopes:
-            scope.cancel()
+    async def _wait_events(self, mask: int, tag: WaitTag) -> int:
+        """:meth:`poll` without a timeout, for waits marked with ``tag``."""
+        self._check_open()
+        return await wait_events(self._engine, mask, tag)
 
 
-def check_batch_sequence(items: object) -> Sequence[Any]:
-    """A batch is a sequence (a list, a tuple...), not an iterator, str or
-    bytes: it is checked whole before anything is sent."""
-    if isinstance(items, (bytes, bytearray, memoryview, str)) or not isinstance(items, Sequence):
-        raise TypeError(f"a batch is a sequence of messages, not {type(items).__name__}")
-    return items
+_ViewClasses = tuple["type[MessageReceiveChannel[Any]]", "type[MessageSendChannel[Any]]"]
+#: The channel view classes (receive, send).  trio_zmq._channels is a layer
+#: above this one and registers them when it is imported (importing trio_zmq
+#: does), so that this module never imports it.
+_views: _ViewClasses | None = None
 
 
-_TRIO = _backend.TRIO
-#: What _try_now returns when the caller must wait.
-NOT_NOW: Any = object()
+def register_view_classes(
+    receive: type[MessageReceiveChannel[Any]], send: type[MessageSendChannel[Any]]
+) -> None:
+    """Called once by trio_zmq._channels."""
+    global _views
+    _views = (receive, send)
+
+
+def _view_classes() -> _ViewClasses:
+    if _views is None:
+        raise RuntimeError("channel views need trio_zmq._channels: import trio_zmq")
+    return _views
+
+
 _RCVMORE = int(zmq.RCVMORE)
 _SNDMORE = int(zmq.SNDMORE)
 

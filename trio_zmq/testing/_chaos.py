@@ -1,14 +1,21 @@
-"""Chaos mode: adversarial scheduling drawn by hypothesis."""
+"""Chaos mode: adversarial scheduling drawn by hypothesis.
+
+Chaos is a backend (see ``trio_zmq._core._backend``) that wraps the one a
+task would get and injects adversities at the decision points the engine
+already has; the engine and the socket layer know nothing of it.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
 from collections.abc import Iterator
+from typing import Any, Protocol, TypeVar, final
 
 from hypothesis import strategies as st
 
-from .._core import _chaos
+from .._core import _backend
+from .._core._engine import NOT_NOW, Attempt, Engine
 
 
 @dataclasses.dataclass
@@ -60,16 +67,72 @@ def chaos_schedules(max_decisions: int = 64) -> st.SearchStrategy[ChaosSchedule]
     )
 
 
+class ChaosSource(Protocol):
+    """Decides, at each decision point, whether to inject an adversity
+    (:class:`ChaosSchedule` is one)."""
+
+    def spurious_wakeup(self) -> bool:
+        """Should the fd watcher wake up once without a reason?"""
+
+    def force_eagain(self) -> bool:
+        """Should this non-blocking attempt pretend the socket was not ready?"""
+
+    def extra_checkpoint(self) -> bool:
+        """Should this operation yield to the scheduler once more first?"""
+
+
+SourceT = TypeVar("SourceT", bound=ChaosSource)
+
+
+@final
+class ChaosBackend(_backend.Wrapper):
+    """The backend ``inner``, with the adversities ``source`` decides on.
+
+    Installed by :func:`chaos_mode` through the engine's one test hook
+    (``trio_zmq._core._backend.installed``).  Every adversity is one a real
+    run can meet: an fd wake-up with nothing ready, a socket that was not
+    ready at the first attempt, another task running first.
+    """
+
+    __slots__ = ("source",)
+
+    def __init__(self, inner: _backend.Backend, source: ChaosSource) -> None:
+        super().__init__(inner)
+        self.source = source
+
+    async def before_operation(self) -> None:
+        await self.inner.before_operation()
+        if self.source.extra_checkpoint():
+            await self.inner.checkpoint()
+
+    def try_now(
+        self, engine: Engine, direction: int, attempt: Attempt, will_wait: bool = True
+    ) -> Any:
+        if self.source.force_eagain():
+            return NOT_NOW
+        return self.inner.try_now(engine, direction, attempt, will_wait)
+
+    async def sleep_on_fd(self, engine: Engine, timeout: float = 0.0) -> None:
+        if self.source.spurious_wakeup():
+            await self.inner.checkpoint()
+            return
+        await self.inner.sleep_on_fd(engine, timeout)
+
+
 @contextlib.contextmanager
-def chaos_mode(schedule: ChaosSchedule) -> Iterator[ChaosSchedule]:
+def chaos_mode(schedule: SourceT) -> Iterator[SourceT]:
     """Run the block with the engine following ``schedule``'s adversities.
 
-    Affects every trio_zmq socket in the process while active; not reentrant.
+    Affects every trio_zmq socket in the process while active, on every
+    event loop; not reentrant.
+
+    Raises:
+      RuntimeError: chaos mode is already active.
     """
-    if _chaos.source is not None:
+    if any(isinstance(b, ChaosBackend) for b in (_backend.for_trio, _backend.for_others)):
         raise RuntimeError("chaos_mode is already active")
-    _chaos.set_source(schedule)
-    try:
+    with _backend.installed(
+        trio_tasks=ChaosBackend(_backend.for_trio, schedule),
+        other_tasks=ChaosBackend(_backend.for_others, schedule),
+    ):
         yield schedule
-    finally:
-        _chaos.set_source(None)

@@ -1,0 +1,150 @@
+"""Deliberately broken engines, for the property suite's test power.
+
+A property suite that passes against a broken engine proves nothing, so
+tests/property/test_property_power.py runs it against each engine here and
+must find a counterexample.  Each breaks one promise of the engine by
+overriding one small named method of :class:`trio_zmq._core._engine.Engine`
+(or, for the cancel rule, one step of the backend), and is installed from
+here through the engine's seams -- :func:`trio_zmq._core._registry.engine_factory`
+and :func:`trio_zmq._core._backend.installed` -- so that the library itself
+holds no switch that exists only to break it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from trio_zmq._core import _backend, _registry
+from trio_zmq._core._engine import _HANDED, Attempt, Engine, WaitTag
+
+
+class SkipReprobe(Engine):
+    """Does not re-read ZMQ_EVENTS after the library's own operations."""
+
+    __slots__ = ()
+
+    def after_operation(self) -> None:
+        pass
+
+
+class WakeOne(Engine):
+    """Serves only the head of a ready queue per look, however many waiters
+    could proceed."""
+
+    __slots__ = ()
+
+    def _serve_queue(self, direction: int, events: int) -> tuple[bool, object]:
+        queue = self.queues[direction]
+        behind = list(queue)[1:]
+        for waiter in behind:
+            queue.remove(waiter)
+        try:
+            called, _ = super()._serve_queue(direction, events)
+        finally:
+            queue.extend(behind)
+        # Claim the head served itself, so that serve() does not come back
+        # for the rest.
+        return called, _HANDED
+
+
+class NoHandover(Engine):
+    """Does not hand the fd over when the watcher leaves."""
+
+    __slots__ = ()
+
+    def _hand_over(self) -> None:
+        pass
+
+
+class NoNotifyClosing(Engine):
+    """Does not tell the event loop that the fd is closing."""
+
+    __slots__ = ()
+
+    def _announce_close(self) -> None:
+        pass
+
+
+class NewcomerOvertakes(Engine):
+    """Lets a newcomer try its operation while others wait ahead of it."""
+
+    __slots__ = ()
+
+    def _ahead(self, direction: int) -> bool:
+        return False
+
+
+class NoWakePasson(Engine):
+    """(anyio path) A task woken to serve itself but cancelled before it ran
+    does not pass the wake-up on."""
+
+    __slots__ = ()
+
+    def _pass_wake_on(self) -> None:
+        pass
+
+
+class CheckpointAfterOperation(_backend.Wrapper):
+    """A cancellable checkpoint after an operation that happened without
+    waiting: a receive cancelled there drops its message, a send sends and
+    raises Cancelled."""
+
+    __slots__ = ()
+
+    async def after_operation(self) -> None:
+        await self.inner.checkpoint()
+
+
+class CheckpointAfterWait(Engine):
+    """The same after an operation that waited."""
+
+    __slots__ = ()
+
+    async def wait(
+        self,
+        attempt: Attempt,
+        directions: tuple[int, ...],
+        backend: _backend.Backend,
+        is_probe: bool = False,
+        tag: WaitTag | None = None,
+    ) -> Any:
+        result = await super().wait(attempt, directions, backend, is_probe, tag)
+        await backend.checkpoint()
+        return result
+
+
+#: Each broken engine by name: an Engine subclass, a backend wrapper, or both.
+ENGINES: dict[str, type[Engine]] = {
+    "checkpoint_after_operation": CheckpointAfterWait,
+    "skip_reprobe": SkipReprobe,
+    "wake_one": WakeOne,
+    "no_handover": NoHandover,
+    "no_notify_closing": NoNotifyClosing,
+    "newcomer_overtakes": NewcomerOvertakes,
+    "no_wake_passon": NoWakePasson,
+}
+BACKENDS: dict[str, Callable[[_backend.Backend], _backend.Backend]] = {
+    "checkpoint_after_operation": CheckpointAfterOperation,
+}
+NAMES = sorted({*ENGINES, *BACKENDS})
+
+
+@contextlib.contextmanager
+def broken_engine(name: str) -> Iterator[None]:
+    """Run the block with the broken engine ``name`` (sockets made in it get
+    that engine; a broken backend applies to every operation in it)."""
+    if name not in NAMES:
+        raise ValueError(f"no broken engine {name!r}; there are {NAMES}")
+    with contextlib.ExitStack() as stack:
+        if name in ENGINES:
+            stack.enter_context(_registry.engine_factory(ENGINES[name]))
+        if name in BACKENDS:
+            wrap = BACKENDS[name]
+            stack.enter_context(
+                _backend.installed(
+                    trio_tasks=wrap(_backend.for_trio), other_tasks=wrap(_backend.for_others)
+                )
+            )
+        yield
