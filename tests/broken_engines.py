@@ -68,7 +68,8 @@ class NoNotifyClosing(Engine):
 
 
 class NewcomerOvertakes(Engine):
-    """Lets a newcomer try its operation while others wait ahead of it."""
+    """Lets a newcomer try its operation while others wait ahead of it
+    (unless the last operation in its direction slept: then it queues)."""
 
     __slots__ = ()
 

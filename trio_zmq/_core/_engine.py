@@ -271,7 +271,9 @@ class Engine:
         """
         if self.closed:
             raise closed_error()
-        if self._ahead(direction) or (will_wait and self.slept[direction]):
+        if (self.queues[direction] and self._ahead(direction)) or (
+            will_wait and self.slept[direction]
+        ):
             return NOT_NOW
         try:
             result = attempt(0)
@@ -298,8 +300,9 @@ class Engine:
         raise exc
 
     def _ahead(self, direction: int) -> bool:
-        """Does anyone wait in ``direction`` (so a newcomer must queue)?"""
-        return bool(self.queues[direction])
+        """Tasks wait in ``direction``: must a newcomer queue behind them?
+        (FIFO: yes.)"""
+        return True
 
     def after_operation(self) -> None:
         """Call after every zmq call this library makes on the socket.
@@ -541,7 +544,7 @@ class Engine:
             # Served by the first look: the socket was ready after all.
             for direction in directions:
                 self.slept[direction] = False
-            await backend.after_operation()
+        await backend.after_operation()
         return waiter.result.unwrap()
 
     def _try_alone(self, waiter: Waiter) -> bool:

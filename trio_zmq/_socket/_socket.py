@@ -51,6 +51,8 @@ R = TypeVar("R")
 _NOBLOCK = int(zmq.NOBLOCK)
 #: The socket option holding the pyzmq-style timeout of each direction.
 _TIMEOUT_OPTION = (int(zmq.RCVTIMEO), int(zmq.SNDTIMEO))
+#: The engine's queue tuple for each direction, built once.
+_DIRECTIONS = ((RECV,), (SEND,))
 _OWN_ATTRIBUTES = frozenset(
     {
         "_timeouts",
@@ -400,23 +402,24 @@ class Socket:
                 self._engine.after_operation()
                 await backend.after_operation()
                 raise zmq.Again()
-            return await self._wait(direction, attempt, backend, tag)
+            timeout = self._timeouts[direction]
+            if timeout is None:
+                return await self._engine.wait(attempt, _DIRECTIONS[direction], backend, tag=tag)
+            return await self._wait_timed(direction, attempt, backend, timeout, tag)
         await backend.after_operation()
         return result
 
-    async def _wait(
+    async def _wait_timed(
         self,
         direction: int,
         attempt: Attempt,
         backend: _backend.Backend,
-        tag: WaitTag | None = None,
+        timeout: float,
+        tag: WaitTag | None,
     ) -> Any:
-        timeout = self._timeouts[direction]
-        if timeout is None:
-            return await self._engine.wait(attempt, (direction,), backend, tag=tag)
-        # RCVTIMEO / SNDTIMEO: raise zmq.Again after that long, as pyzmq.
+        """RCVTIMEO / SNDTIMEO: raise zmq.Again after that long, as pyzmq."""
         with backend.move_on_after(timeout):
-            return await self._engine.wait(attempt, (direction,), backend, tag=tag)
+            return await self._engine.wait(attempt, _DIRECTIONS[direction], backend, tag=tag)
         raise zmq.Again()
 
     def _nowait(self, direction: int, attempt: Attempt) -> Any:
