@@ -580,6 +580,8 @@ class Socket:
     def _recv_attempt(self, flags: int, copy: bool, track: bool) -> Attempt:
         recv = self._zsock.recv
         flags |= _NOBLOCK
+        if copy is True and not track:
+            return lambda _events: recv(flags)  # keywords cost more than the call
         return lambda _events: recv(flags, copy=copy, track=track)
 
     def _recv_multipart_attempt(self, flags: int, copy: bool, track: bool) -> Attempt:
