@@ -30,6 +30,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -44,6 +45,8 @@ import trio_zmq
 from trio_zmq._core import _backend, _chaos
 
 TRANSPORTS = ["inproc", "ipc", "tcp"]
+#: Liveness bound for terminating the ``ctx`` fixture's context.
+TERM_BOUND = 10
 PEER_SCRIPT = Path(__file__).with_name("peer.py")
 _names = itertools.count()
 
@@ -110,7 +113,16 @@ def ctx() -> Iterator[trio_zmq.Context]:
         yield context
     finally:
         context.close_sockets(linger=0)
-        context.zmq_context.term()
+        # Bounded: a socket the test left where close_sockets() cannot see it
+        # (zmq.Socket(ctx.zmq_context, ...), another thread) must fail the
+        # test, not hang the suite in zmq_ctx_term.
+        term = threading.Thread(target=context.zmq_context.term, daemon=True)
+        term.start()
+        term.join(TERM_BOUND)
+        assert not term.is_alive(), (
+            f"zmq_ctx_term() still waits after {TERM_BOUND} s: the test left a socket "
+            "open that close_sockets() cannot see"
+        )
 
 
 @pytest.fixture
