@@ -24,6 +24,7 @@ import functools
 import inspect
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 
 import anyio
@@ -36,6 +37,8 @@ from trio_zmq.testing import unique_endpoint
 from tests.helpers import Peer
 
 TRANSPORTS = ["inproc", "ipc", "tcp"]
+#: Liveness bound for terminating the ``ctx`` fixture's context.
+TERM_BOUND = 10
 
 
 FLAVOURS = ["trio", "asyncio", "trio-anyio-engine"]
@@ -80,7 +83,16 @@ def ctx() -> Iterator[trio_zmq.Context]:
         yield context
     finally:
         context.close_sockets(linger=0)
-        context.zmq_context.term()
+        # Bounded: a socket the test left where close_sockets() cannot see it
+        # (zmq.Socket(ctx.zmq_context, ...), another thread) must fail the
+        # test, not hang the suite in zmq_ctx_term.
+        term = threading.Thread(target=context.zmq_context.term, daemon=True)
+        term.start()
+        term.join(TERM_BOUND)
+        assert not term.is_alive(), (
+            f"zmq_ctx_term() still waits after {TERM_BOUND} s: the test left a socket "
+            "open that close_sockets() cannot see"
+        )
 
 
 @pytest.fixture

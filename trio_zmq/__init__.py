@@ -18,7 +18,7 @@ from ._channels._attributes import ZMQAttribute
 from ._channels._channels import ChannelStatistics, MessageReceiveChannel, MessageSendChannel
 from ._core._exceptions import ClosedResourceError, EndOfStream, WouldBlock
 from ._core._wait import probe, wait_readable, wait_writable
-from ._socket._context import Context
+from ._socket._context import Context, ContextTermWarning
 from ._socket._socket import Socket
 
 __version__ = "0.1.0"
@@ -27,6 +27,7 @@ __all__ = [
     "ChannelStatistics",
     "ClosedResourceError",
     "Context",
+    "ContextTermWarning",
     "EndOfStream",
     "MessageReceiveChannel",
     "MessageSendChannel",

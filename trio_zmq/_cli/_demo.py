@@ -28,6 +28,9 @@ import zmq
 
 import trio_zmq
 
+#: How long the sink waits for the next result before it gives up.
+STALL_SECONDS = 10.0
+
 
 @dataclasses.dataclass(frozen=True)
 class DemoOptions:
@@ -133,16 +136,27 @@ async def run_demo(options: DemoOptions) -> DemoSummary:
                     nursery.start_soon(_worker, f"w{index}", source, results)
                 nursery.start_soon(_ventilator, ventilator, options.tasks)
                 step = max(1, options.tasks // 10)
-                async with sink.receive_channel(_decode) as collected:
-                    async for result in collected:
-                        assert isinstance(result, dict)
-                        per_worker[result["worker"]] += 1
-                        total += result["square"]
-                        received += 1
-                        if options.progress and (received % step == 0):
-                            print(_draw(received, options.tasks), flush=True)
-                        if received == options.tasks:
-                            break
+                # A lost result must not leave the sink waiting forever: stop
+                # once none has come for STALL_SECONDS (the summary then
+                # shows the mismatch).
+                with trio.move_on_after(STALL_SECONDS) as stall:
+                    async with sink.receive_channel(_decode) as collected:
+                        async for result in collected:
+                            assert isinstance(result, dict)
+                            per_worker[result["worker"]] += 1
+                            total += result["square"]
+                            received += 1
+                            if options.progress and (received % step == 0):
+                                print(_draw(received, options.tasks), flush=True)
+                            if received == options.tasks:
+                                break
+                            stall.deadline = trio.current_time() + STALL_SECONDS
+                if stall.cancelled_caught:
+                    print(
+                        f"trio_zmq demo: no result for {STALL_SECONDS:g} s; "
+                        f"stopping at {received}/{options.tasks}",
+                        flush=True,
+                    )
                 # Workers wait for jobs that will never come: end them.
                 nursery.cancel_scope.cancel()
             elapsed = time.perf_counter() - started

@@ -55,11 +55,21 @@ QUICK = Sizes(recv=3_000, ping_pong=300, fan_in=2_000)
 
 def _flood(zctx: zmq.Context[zmq.Socket[bytes]], address: str, count: int) -> threading.Thread:
     def run() -> None:
-        push = zctx.socket(zmq.PUSH)
-        push.connect(address)
-        for _ in range(count):
-            push.send(b"x" * 64)
-        push.close(linger=-1)
+        # zmq.Socket(zctx, ...), not zctx.socket(): leaving a trio_zmq.Context
+        # closes the sockets zctx.socket() made, from the event loop's thread,
+        # and this one belongs to this thread.  If the context ends first
+        # (Ctrl-C), the blocked send raises ContextTerminated: drop the rest.
+        push: zmq.Socket[bytes] = zmq.Socket(zctx, zmq.PUSH)
+        linger = 0
+        try:
+            push.connect(address)
+            for _ in range(count):
+                push.send(b"x" * 64)
+            linger = -1
+        except zmq.ContextTerminated:
+            pass
+        finally:
+            push.close(linger=linger)
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
