@@ -6,6 +6,7 @@ docs/performance.md); ``nox -s bench`` installs the ``bench`` extra and runs
 
 * ``nox -s bench -- --quick``: trio_zmq side by side with the other ways to
   use pyzmq, against a peer process (``python -m benchmarks bench --quick``);
+* ``nox -s bench -- wake --quick``: wake-up-bound services in one process;
 * ``nox -s bench -- costs --quick``: microseconds per call in one process;
 * ``nox -s bench -- engines --quick``: the engine's trio and anyio paths.
 """
@@ -49,13 +50,13 @@ def demo(session: nox.Session) -> None:
     session.run("trio-zmq", "demo", *session.posargs)
 
 
-BENCHMARKS = ("bench", "costs", "engines")
+BENCHMARKS = ("bench", "wake", "costs", "engines")
 
 
 @nox.session
 def bench(session: nox.Session) -> None:
     """Run ``python -m benchmarks bench`` with the arguments, or the benchmark
-    the first one names (``nox -s bench -- costs --quick``)."""
+    the first one names (``nox -s bench -- wake --quick``)."""
     session.install(".[bench]")
     args = list(session.posargs)
     if not args or args[0] not in BENCHMARKS:

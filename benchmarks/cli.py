@@ -1,4 +1,4 @@
-"""``python -m benchmarks bench|costs|engines``: the benchmarks' command line.
+"""``python -m benchmarks bench|wake|costs|engines``: the benchmarks' command line.
 
 (``benchmarks/__main__.py`` imports this module under its own Ctrl-C guard.)
 
@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 from trio_zmq._cli._command import Parser, positive_int, run_command
 
-from . import bench, costs, engines
+from . import bench, costs, engines, wake
 
 PROG = "python -m benchmarks"
 
@@ -32,6 +32,16 @@ def build_parser() -> Parser:
             "against a blocking-pyzmq peer process; prints ratios within the run.",
         )
     )
+    wake.add_arguments(
+        commands.add_parser(
+            "wake",
+            help="wake-up-bound services in one process: trio_zmq, zmq.asyncio, a naive loop",
+            description="Wake-up-bound workloads in one process (pipelines, ping-pong, "
+            "a relay ring, fan-in, a ROUTER with parked clients), trio_zmq side by side with "
+            "zmq.asyncio and a naive trio loop; prints ratios within the run and the cost of "
+            "one park and wake.",
+        )
+    )
     for name, help_text in (
         ("costs", "microseconds per call in one process, against trio's floor and zmq.asyncio"),
         ("engines", "compare the engine's trio-native path with its anyio path"),
@@ -44,6 +54,7 @@ def build_parser() -> Parser:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "bench": bench.main,
+    "wake": wake.main,
     "costs": lambda args: costs.main(args.rounds, args.quick),
     "engines": lambda args: engines.main(args.rounds, args.quick),
 }
