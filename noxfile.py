@@ -1,4 +1,15 @@
-"""Automation: ``nox -s tests lint typecheck`` is what CI runs."""
+"""Automation: ``nox -s tests lint typecheck`` is what CI runs.
+
+The benchmarks run from the checkout (``python -m benchmarks``, see
+docs/performance.md); ``nox -s bench`` installs the ``bench`` extra and runs
+``bench``, or the benchmark its first argument names:
+
+* ``nox -s bench -- --quick``: trio_zmq side by side with the other ways to
+  use pyzmq, against a peer process (``python -m benchmarks bench --quick``);
+* ``nox -s bench -- wake --quick``: wake-up-bound services in one process;
+* ``nox -s bench -- costs --quick``: microseconds per call in one process;
+* ``nox -s bench -- engines --quick``: the engine's trio and anyio paths.
+"""
 
 from __future__ import annotations
 
@@ -39,8 +50,15 @@ def demo(session: nox.Session) -> None:
     session.run("trio-zmq", "demo", *session.posargs)
 
 
+BENCHMARKS = ("bench", "wake", "costs", "engines")
+
+
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Run ``trio-zmq bench`` (``nox -s bench -- --quick`` is the CI check)."""
+    """Run ``python -m benchmarks bench`` with the arguments, or the benchmark
+    the first one names (``nox -s bench -- wake --quick``)."""
     session.install(".[bench]")
-    session.run("trio-zmq", "bench", *session.posargs)
+    args = list(session.posargs)
+    if not args or args[0] not in BENCHMARKS:
+        args.insert(0, "bench")
+    session.run("python", "-m", "benchmarks", *args)

@@ -1,1 +1,1 @@
-"""The ``trio-zmq`` command line: ``demo`` (and, later, ``bench``)."""
+"""The ``trio-zmq`` command line: ``demo``."""

@@ -113,7 +113,8 @@ async def run_demo(options: DemoOptions) -> DemoSummary:
     if options.progress:
         print(
             f"trio_zmq demo: ventilator -> {options.workers} workers -> sink "
-            f"over {options.transport}, {options.tasks} jobs"
+            f"over {options.transport}, {options.tasks} jobs",
+            flush=True,
         )
     with tempfile.TemporaryDirectory(prefix="trio-zmq-demo-") as tmpdir:
         async with trio_zmq.Context(linger=0) as ctx:

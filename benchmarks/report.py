@@ -1,4 +1,4 @@
-"""What ``trio-zmq bench`` makes of its samples: rows, targets, text, JSON.
+"""What ``python -m benchmarks bench`` makes of its samples: rows, targets, text, JSON.
 
 Every figure is quoted as the median over the rounds and as the best round;
 ratios compare medians (or bests with bests), within the run, against
@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ._bench_impls import IMPLEMENTATIONS, Measurement
-from ._bench_plan import BenchOptions, Workload
+from .impls import IMPLEMENTATIONS, Measurement
+from .plan import BenchOptions, Workload
 
 BASELINE = "zmq_asyncio"
 LIMIT = "raw"

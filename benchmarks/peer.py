@@ -1,9 +1,9 @@
-"""The other end of ``trio-zmq bench``: blocking pyzmq, in a process or a thread.
+"""The other end of ``python -m benchmarks bench``: blocking pyzmq, in a process or a thread.
 
-Run by the bench as ``python -m trio_zmq._cli._bench_peer --ipc-dir DIR``.
-It uses nothing from trio_zmq and nothing async (running it as a module
-imports the package, but none of it runs): whatever the bench measures, this
-side is the same plain pyzmq code.
+Run by the bench as a script, ``python benchmarks/peer.py --ipc-dir DIR``
+(``python -m benchmarks.peer`` works too, from a checkout).  It uses nothing
+from trio_zmq and nothing async: whatever the bench measures, this side is
+the same plain pyzmq code.
 
 It takes one job at a time on stdin, one JSON object per line, and answers on
 stdout, also one JSON object per line:
@@ -131,6 +131,10 @@ class PeerError(Exception):
     """The peer thread failed or got stuck; the message says how."""
 
 
+#: How often a peer thread holding its socket looks for its context's termination.
+HOLD_POLL_SECONDS = 0.05
+
+
 class ThreadPeer:
     """One job, served over inproc by a thread of the bench process.
 
@@ -138,10 +142,10 @@ class ThreadPeer:
     (the peer binds there, so that the trial can connect), and
     :meth:`finish` once it has everything.  As with the process, neither
     side closes before the other has everything: the thread keeps its
-    socket open until ``finish``, or for at most the job's timeout if the
-    trial gave up without calling it (its context cannot terminate before
-    then).  A failed job (a timeout, or ETERM because the trial terminated
-    its context) closes the socket at once.
+    socket open until ``finish``, or until the trial terminates its context
+    without calling it (it was interrupted, or failed), or for at most the
+    job's timeout.  A failed job (a timeout, or ETERM because the trial
+    terminated its context) closes the socket at once.
     """
 
     def __init__(self, request: dict[str, Any], address: str) -> None:
@@ -177,9 +181,20 @@ class ThreadPeer:
         except zmq.ZMQError as exc:
             self._error = f"the peer thread failed: {exc}"
         else:
-            self._released.wait(self._timeout)
+            self._hold(sock)
         finally:
             sock.close(linger=0)
+
+    def _hold(self, sock: zmq.Socket[bytes]) -> None:
+        """Until ``finish``, the job's timeout, or the context's termination
+        (which would wait for this socket: reading ZMQ_EVENTS raises ETERM
+        once it has begun)."""
+        deadline = time.monotonic() + self._timeout
+        while not self._released.wait(HOLD_POLL_SECONDS) and time.monotonic() < deadline:
+            try:
+                sock.getsockopt(zmq.EVENTS)
+            except zmq.ContextTerminated:
+                return
 
     def finish(self) -> None:
         """Let the thread close its socket and end; raise if the job failed."""
@@ -194,7 +209,7 @@ class ThreadPeer:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m trio_zmq._cli._bench_peer")
+    parser = argparse.ArgumentParser(prog="benchmarks/peer.py")
     parser.add_argument("--ipc-dir", required=True, help="where ipc endpoints are made")
     args = parser.parse_args(argv)
     # The bench owns Ctrl-C: it ends this process itself.

@@ -1,4 +1,4 @@
-"""``trio-zmq bench``: trio_zmq side by side with the other ways to use pyzmq.
+"""``python -m benchmarks bench``: trio_zmq side by side with the other ways to use pyzmq.
 
 The machine this runs on is shared and noisy, so absolute numbers mean
 little; what a run reports is *ratios within the same run*:
@@ -10,17 +10,17 @@ little; what a run reports is *ratios within the same run*:
 * the ratios compare medians against zmq.asyncio and against raw pyzmq.
 
 The other end of most zmq workloads is a separate process using blocking
-pyzmq (:mod:`trio_zmq._cli._bench_peer`), driven one job at a time over its
+pyzmq (:mod:`benchmarks.peer`), driven one job at a time over its
 stdin and stdout; the inproc workloads run the same peer code in a thread
-instead.  The workloads are planned in :mod:`trio_zmq._cli._bench_plan`, the
-implementations are in :mod:`trio_zmq._cli._bench_impls`, and the figures
-are summarized in :mod:`trio_zmq._cli._bench_report`.
+instead.  The workloads are planned in :mod:`benchmarks.plan`, the
+implementations are in :mod:`benchmarks.impls`, and the figures
+are summarized in :mod:`benchmarks.report`.
 
 Nothing here waits without a bound: every trial has a deadline, every answer
 from the peer a timeout, and the peer process is ended on the way out,
 whether the run finished, failed or was interrupted with Ctrl-C.
 
-To add a workload: give it a kind in :mod:`._bench_plan`, a peer job in
+To add a workload: give it a kind in :mod:`.plan`, a peer job in
 ``PEER_JOBS`` and the peer, and a trial per implementation; implementations
 without a trial for a kind have no row in its table.
 """
@@ -34,7 +34,6 @@ import gc
 import itertools
 import json
 import os
-import platform
 import select
 import signal
 import subprocess
@@ -45,12 +44,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import trio
-import zmq
+from trio_zmq._cli._command import positive_int
 
-import trio_zmq
-
-from ._bench_impls import (
+from .arguments import add_selection, positive_float
+from .environment import describe, environment
+from .impls import (
     IMPLEMENTATIONS,
     Implementation,
     Job,
@@ -59,8 +57,8 @@ from ._bench_impls import (
     TrialTimeout,
     TrialUnavailable,
 )
-from ._bench_peer import PeerError, ThreadPeer
-from ._bench_plan import (
+from .peer import PeerError, ThreadPeer
+from .plan import (
     FULL,
     GROUPS,
     QUICK,
@@ -69,7 +67,8 @@ from ._bench_plan import (
     fit_idle_counts,
     plan_workloads,
 )
-from ._bench_report import (
+from .progress import progress
+from .report import (
     Row,
     chart_series,
     render_targets,
@@ -80,10 +79,9 @@ from ._bench_report import (
     write_json,
 )
 
-if sys.version_info < (3, 11):
-    from exceptiongroup import BaseExceptionGroup  # a dependency of trio there
+PROG = "python -m benchmarks bench"
 
-#: The job the peer does for each workload kind (see _bench_peer).
+#: The job the peer does for each workload kind (see benchmarks.peer).
 PEER_JOBS = {
     "recv": "push",
     "send": "pull",
@@ -101,6 +99,10 @@ PEER_SLACK_SECONDS = 5.0
 
 DEFAULT_JSON = Path("bench-results/bench.json")
 
+#: The peer process runs this file as a script: it needs only pyzmq, and
+#: works from a checkout wherever the bench was started.
+PEER_SCRIPT = Path(__file__).with_name("peer.py")
+
 
 class BenchError(Exception):
     """The bench could not finish; the message says where and why."""
@@ -117,10 +119,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="tiny runs, 2 rounds, no 64 KiB messages: proves the bench works (CI)",
     )
-    parser.add_argument("--rounds", type=_positive, help="rounds (5; 2 with --quick)")
+    parser.add_argument("--rounds", type=positive_int, help="rounds (5; 2 with --quick)")
     parser.add_argument(
         "--messages",
-        type=_positive,
+        type=positive_int,
         help="timed messages per throughput trial (100000; 2000 with --quick); "
         "64 KiB and round trips use a tenth of it, idle sockets a fiftieth, "
         "PUB/SUB shares it among the subscribers, RSS growth takes ten times it",
@@ -133,50 +135,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--timeout",
-        type=_positive_float,
+        type=positive_float,
         default=60.0,
         help="seconds a trial, or an answer from the peer, may take before the bench fails (60)",
     )
-    parser.add_argument(
-        "--only",
-        type=_groups,
-        default=frozenset(),
-        metavar="GROUP[,GROUP...]",
-        help=f"run only these workload groups: {', '.join(GROUPS)} (all)",
-    )
-    parser.add_argument(
-        "--json", type=Path, default=DEFAULT_JSON, help=f"results file ({DEFAULT_JSON})"
-    )
+    add_selection(parser, GROUPS, DEFAULT_JSON)
     parser.add_argument(
         "--chart",
         type=Path,
         metavar="PNG",
         help="also draw the medians into this PNG file (needs matplotlib)",
     )
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, not {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, not {value}")
-    return value
-
-
-def _groups(text: str) -> frozenset[str]:
-    groups = frozenset(part.strip() for part in text.split(",") if part.strip())
-    unknown = sorted(groups - set(GROUPS))
-    if unknown or not groups:
-        raise argparse.ArgumentTypeError(
-            f"unknown group(s) {', '.join(unknown) or '(none)'}: choose from {', '.join(GROUPS)}"
-        )
-    return groups
 
 
 def options_from(args: argparse.Namespace) -> BenchOptions:
@@ -219,7 +188,7 @@ class Peer:
         self._started = False
         self._job_running = False
         return subprocess.Popen(
-            [sys.executable, "-m", "trio_zmq._cli._bench_peer", "--ipc-dir", self._ipc_dir],
+            [sys.executable, str(PEER_SCRIPT), "--ipc-dir", self._ipc_dir],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             # Ctrl-C goes to the bench only; the bench ends the peer itself.
@@ -404,7 +373,7 @@ def run_rounds(options: BenchOptions, workloads: Sequence[Workload]) -> Results:
                 for impl in order:
                     if _applies(impl, workload) and impl.key not in results.unavailable:
                         _run_one(peer, workload, impl, options, round_index, results)
-            _progress(
+            progress(
                 f"  round {round_index + 1}/{options.rounds} done in "
                 f"{time.perf_counter() - started:.1f} s"
             )
@@ -429,7 +398,7 @@ def _run_one(
         measurement = run_trial(peer, workload, impl, options)
     except TrialUnavailable as exc:
         results.unavailable[impl.key] = str(exc)
-        _progress(f"  {impl.label}, {workload.title}: {exc}; skipped from now on")
+        progress(f"  {impl.label}, {workload.title}: {exc}; skipped from now on")
         peer.abandon()
         return
     except (TrialTimeout, BenchError, PeerError) as exc:
@@ -437,26 +406,9 @@ def _run_one(
     results.samples.setdefault((workload.key, impl.key), []).append(measurement)
 
 
-def _progress(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
 # ----------------------------------------------------------------------
 # The command
 # ----------------------------------------------------------------------
-
-
-def environment() -> dict[str, Any]:
-    return {
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "pyzmq": zmq.pyzmq_version(),
-        "libzmq": zmq.zmq_version(),
-        "trio": trio.__version__,
-        "trio_zmq": trio_zmq.__version__,
-    }
 
 
 def run_bench(options: BenchOptions) -> str:
@@ -465,16 +417,13 @@ def run_bench(options: BenchOptions) -> str:
     idle_counts, note = fit_idle_counts(options.idle_counts)
     if note is not None:
         notes.append(note)
-        _progress(f"  {note}")
+        progress(f"  {note}")
     options = dataclasses.replace(options, idle_counts=idle_counts)
     workloads = plan_workloads(options)
     env = environment()
-    versions = (
-        f"python {env['python']}, pyzmq {env['pyzmq']}, libzmq {env['libzmq']}, "
-        f"trio {env['trio']}, {env['cpus']} CPUs"
-    )
-    _progress(
-        f"trio-zmq bench: {options.rounds} rounds over {options.transport} (and inproc), "
+    versions = describe(env)
+    progress(
+        f"{PROG}: {options.rounds} rounds over {options.transport} (and inproc), "
         f"implementations interleaved round by round\n  {versions}"
     )
     started = time.perf_counter()
@@ -501,7 +450,7 @@ def run_bench(options: BenchOptions) -> str:
     if options.chart_path is not None:
         outputs.append(_chart(options, workloads, rows_by_workload, versions))
     header = (
-        f"trio-zmq bench: {options.rounds} rounds over {options.transport} (and inproc), "
+        f"{PROG}: {options.rounds} rounds over {options.transport} (and inproc), "
         f"{seconds:.1f} s; {versions}\n"
         "Ratios are speed relative to zmq.asyncio and to raw pyzmq (>1 is faster), "
         "from medians over the rounds; only ratios within one run are comparable."
@@ -516,16 +465,18 @@ def _chart(
     rows_by_workload: dict[str, list[Row]],
     versions: str,
 ) -> str:
-    from ._bench_chart import write_chart  # imports matplotlib, if installed
+    from .chart import write_chart  # imports matplotlib, if installed
 
     assert options.chart_path is not None
     speeds, latencies = chart_series(workloads, rows_by_workload)
-    title = f"trio-zmq bench, {options.rounds} rounds over {options.transport}: {versions}"
+    title = f"{PROG}, {options.rounds} rounds over {options.transport}: {versions}"
     return write_chart(options.chart_path, speeds, latencies, title)
 
 
 def main(args: argparse.Namespace) -> int:
-    """``trio-zmq bench``: 0 if the bench ran (targets are reported, not enforced)."""
+    """``python -m benchmarks bench``: 0 if the bench ran (targets are reported,
+    not enforced), 1 if it failed; Ctrl-C raises KeyboardInterrupt once the
+    peer process is ended (``benchmarks.cli`` turns it into one line)."""
     # SIGTERM takes the Ctrl-C path, which whoever runs at the moment (trio,
     # asyncio, plain Python) turns into KeyboardInterrupt at a safe point:
     # so the peer process is ended on the way out in both cases.  A shell
@@ -538,13 +489,8 @@ def main(args: argparse.Namespace) -> int:
     try:
         report = run_bench(options_from(args))
     except BenchError as exc:
-        print(f"trio-zmq bench: error: {exc}", file=sys.stderr)
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1
-    except (KeyboardInterrupt, BaseExceptionGroup) as exc:
-        if not _is_interrupt(exc):
-            raise
-        print("trio-zmq bench: interrupted; the peer process was stopped", file=sys.stderr)
-        return 130
     finally:
         signal.signal(signal.SIGTERM, previous)
         signal.signal(signal.SIGINT, previous_interrupt)
@@ -554,10 +500,3 @@ def main(args: argparse.Namespace) -> int:
 
 def _terminate_as_interrupt(signum: int, frame: object) -> None:
     signal.raise_signal(signal.SIGINT)
-
-
-def _is_interrupt(exc: BaseException) -> bool:
-    """KeyboardInterrupt, possibly inside a trio nursery's exception group."""
-    if isinstance(exc, BaseExceptionGroup):
-        return exc.subgroup(KeyboardInterrupt) is not None
-    return isinstance(exc, KeyboardInterrupt)

@@ -1,4 +1,4 @@
-"""``trio-zmq engines``: the engine's trio-native path against its anyio path.
+"""``python -m benchmarks engines``: the engine's trio-native path against its anyio path.
 
 Issue 4 asked whether the engine should run on trio's own primitives or on
 anyio's, and to decide by measurement.  This runs the same workloads, in one
@@ -36,9 +36,12 @@ import anyio
 import trio
 import zmq
 
-from .._core import _backend
-from .._socket._context import Context
+from trio_zmq import Context
+from trio_zmq._core import _backend
 
+from .progress import progress
+
+PROG = "python -m benchmarks engines"
 PATHS = ("trio", "trio, anyio path", "asyncio")
 
 
@@ -65,9 +68,9 @@ def _flood(zctx: zmq.Context[zmq.Socket[bytes]], address: str, count: int) -> th
             push.connect(address)
             for _ in range(count):
                 push.send(b"x" * 64)
-            linger = -1
+            linger = -1  # all sent: let every message arrive
         except zmq.ContextTerminated:
-            pass
+            pass  # the receiving side ended first (Ctrl-C): so does the flood
         finally:
             push.close(linger=linger)
 
@@ -150,14 +153,26 @@ def _run_on(path: str, job: Callable[[], Awaitable[float]]) -> float:
     return trio.run(job)
 
 
-def measure(rounds: int, sizes: Sizes) -> dict[str, dict[str, list[float]]]:
-    """{workload: {path: [rate per round]}}, paths interleaved per round."""
+def measure(
+    rounds: int, sizes: Sizes, progress: Callable[[str], None] = lambda _line: None
+) -> dict[str, dict[str, list[float]]]:
+    """{workload: {path: [rate per round]}}, paths interleaved per round.
+
+    Args:
+      rounds: how many times every workload runs on every path.
+      sizes: messages per workload.
+      progress: called with a line of text after every round.
+    """
     results: dict[str, dict[str, list[float]]] = {w: {p: [] for p in PATHS} for w in WORKLOADS}
     for round_index in range(rounds):
+        started = time.perf_counter()
         order = PATHS[round_index % 3 :] + PATHS[: round_index % 3]
         for workload, make in WORKLOADS.items():
             for path in order:
                 results[workload][path].append(_run_on(path, make(sizes)))
+        progress(
+            f"  round {round_index + 1}/{rounds} done in {time.perf_counter() - started:.1f} s"
+        )
     return results
 
 
@@ -179,6 +194,7 @@ def render(results: dict[str, dict[str, list[float]]]) -> str:
 
 
 def main(rounds: int, quick: bool) -> int:
-    results = measure(rounds, QUICK if quick else FULL)
-    print(render(results))
+    """``python -m benchmarks engines``: the table on stdout, progress on stderr."""
+    progress(f"{PROG}: {len(WORKLOADS)} workloads on {len(PATHS)} engine paths, {rounds} rounds")
+    print(render(measure(rounds, QUICK if quick else FULL, progress)))
     return 0

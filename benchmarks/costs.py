@@ -1,6 +1,6 @@
-"""``trio-zmq costs``: what one call costs, in process, against its floor.
+"""``python -m benchmarks costs``: what one call costs, in process, against its floor.
 
-The bench (``trio-zmq bench``) measures throughput against a peer process,
+The bench (``python -m benchmarks bench``) measures throughput against a peer process,
 where libzmq's I/O threads and the peer share the machine's cores with the
 measured loop.  This measures the other side: microseconds per call in one
 process and one task, over inproc, with the messages already queued (for
@@ -37,8 +37,11 @@ import zmq
 import zmq.asyncio
 from trio.lowlevel import cancel_shielded_checkpoint, checkpoint_if_cancelled
 
-from .._socket._socket import Socket
+from trio_zmq import Socket
 
+from .progress import progress
+
+PROG = "python -m benchmarks costs"
 PAYLOAD = b"x" * 64
 _NOBLOCK = int(zmq.NOBLOCK)
 
@@ -367,13 +370,25 @@ LOOPS = (
 )
 
 
-def measure(rounds: int, sizes: Sizes) -> dict[str, list[float]]:
-    """{loop name: [best µs per call, one per round]}, loops in turn."""
+def measure(
+    rounds: int, sizes: Sizes, progress: Callable[[str], None] = lambda _line: None
+) -> dict[str, list[float]]:
+    """{loop name: [best µs per call, one per round]}, loops in turn.
+
+    Args:
+      rounds: how many times every loop runs.
+      sizes: calls per sample and samples per loop and round.
+      progress: called with a line of text after every round.
+    """
     results: dict[str, list[float]] = {loop.name: [] for loop in LOOPS}
     with zmq.Context() as zctx:
-        for _ in range(rounds):
+        for round_index in range(rounds):
+            started = time.perf_counter()
             for loop in LOOPS:
                 results[loop.name].append(loop.measure(zctx, sizes))
+            progress(
+                f"  round {round_index + 1}/{rounds} done in {time.perf_counter() - started:.1f} s"
+            )
     return results
 
 
@@ -393,5 +408,11 @@ def render(results: dict[str, list[float]]) -> str:
 
 
 def main(rounds: int, quick: bool) -> int:
-    print(render(measure(rounds, QUICK if quick else FULL)))
+    """``python -m benchmarks costs``: the table on stdout, progress on stderr."""
+    sizes = QUICK if quick else FULL
+    progress(
+        f"{PROG}: {len(LOOPS)} loops, {rounds} rounds of {sizes.samples} samples "
+        f"of {sizes.calls} calls"
+    )
+    print(render(measure(rounds, sizes, progress)))
     return 0

@@ -1,4 +1,4 @@
-"""``trio-zmq bench --chart PATH``: the run's medians as a PNG.
+"""``python -m benchmarks bench --chart PATH``: the run's medians as a PNG.
 
 matplotlib is optional (``pip install 'trio-zmq[bench]'``): it is imported
 only when a chart is asked for, and without it the bench prints a note
@@ -14,7 +14,7 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-from ._bench_report import Series
+from .report import Series
 
 
 def write_chart(path: Path, speeds: Series, latencies: Series, title: str) -> str:

@@ -1,7 +1,7 @@
-"""What ``trio-zmq bench`` runs: its options, and the workloads they make.
+"""What ``python -m benchmarks bench`` runs: its options, and the workloads they make.
 
 A workload is one table of the report: a kind (which trial every
-implementation runs, see :mod:`trio_zmq._cli._bench_impls`), a message size
+implementation runs, see :mod:`benchmarks.impls`), a message size
 and count, and where the peer is -- the peer process over the run's
 transport, or a thread over inproc.
 """

@@ -1,4 +1,4 @@
-"""The implementations ``trio-zmq bench`` compares, one section each.
+"""The implementations ``python -m benchmarks bench`` compares, one section each.
 
 Every implementation runs the same workload shapes, each a *trial*: a
 function that takes a :class:`Job` and returns a :class:`Measurement`.  The

@@ -1,0 +1,122 @@
+"""``python -m benchmarks wake``: every workload runs on every implementation.
+
+Smoke tests of the measuring code; no timing is asserted.  Besides a tiny
+run of everything, they check what the figures rest on: the ring really
+parks every receive (counted on the naive loop), every trial is bounded by
+its deadline on each event loop, and a failing task ends an asyncio trial
+with its error instead of leaving the trial to wait for its deadline.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import zmq
+from trio.lowlevel import wait_readable
+
+from benchmarks import wake
+from benchmarks.cli import main
+
+
+def test_a_tiny_run_measures_every_workload_on_every_implementation(tmp_path: Path) -> None:
+    options = wake.WakeOptions(rounds=2, jobs=48, timeout=30, json_path=tmp_path / "wake.json")
+    text = wake.run_wake(options)
+    document = json.loads((tmp_path / "wake.json").read_text())
+    keys = [impl.key for impl in wake.IMPLEMENTATIONS]
+    assert [record["key"] for record in document["workloads"]] == [
+        workload.key for workload in wake.WORKLOADS
+    ]
+    for record in document["workloads"]:
+        assert list(record["rates"]) == keys, record["key"]
+        for key, rates in record["rates"].items():
+            assert len(rates) == 2, (record["key"], key)
+            assert all(rate > 0 for rate in rates), (record["key"], key)
+        assert record["median_vs_zmq_asyncio"][wake.BASELINE] == 1.0
+    assert set(document["park_and_wake_us"]) == set(keys)
+    for workload in wake.WORKLOADS:
+        assert workload.title in text
+    assert "park-and-wake cost" in text
+    assert "trio_zmq vs naive trio loop" in text
+
+
+def test_only_selects_groups_and_the_command_prints_the_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "wake.json"
+    assert main(["wake", "--quick", "--only", "ping-pong,router", "--json", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert "ping-pong over an inproc PAIR" in out
+    assert "ROUTER server" in out
+    assert "pipeline" not in out
+    assert "park-and-wake" not in out  # the ring was not run
+    assert "round 2/2" in err  # progress, on stderr
+    assert {r["key"] for r in json.loads(path.read_text())["workloads"]} == {"ping-pong", "router"}
+
+
+def test_every_receive_in_the_ring_parks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The park-and-wake figure is a hop of the ring: so every hop must park."""
+    parks = 0
+
+    async def counting(fd: int) -> None:
+        nonlocal parks
+        parks += 1
+        await wait_readable(fd)
+
+    monkeypatch.setattr(wake, "wait_readable", counting)
+    jobs = 60
+    laps = jobs // wake.RING_TASKS
+    wake._run_naive(lambda api: wake.ring(api, jobs), 30)
+    # Every hop of every lap, and of the warm-up lap.
+    assert parks >= (laps + 1) * wake.RING_TASKS
+
+
+async def _stuck(api: wake.Api) -> float:
+    """Waits for a message that never comes."""
+    receive = api.receiver(api.socket(zmq.PULL))
+    await receive()
+    raise AssertionError("nothing was sent")
+
+
+@pytest.mark.parametrize("impl", wake.IMPLEMENTATIONS, ids=lambda impl: impl.key)
+def test_a_trial_ends_at_its_deadline(impl: wake.Implementation) -> None:
+    with pytest.raises(wake.TrialTimeout):
+        impl.run(_stuck, 0.2)
+
+
+def test_the_deadline_is_reported_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stuck = wake.Workload(
+        "stuck", "ring", "a stuck workload", "jobs/s", lambda api, _jobs: _stuck(api)
+    )
+    monkeypatch.setattr(wake, "WORKLOADS", (stuck,))
+    assert main(["wake", "--quick", "--timeout", "0.2", "--json", "/nonexistent/never"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1].startswith("python -m benchmarks wake: error: ")
+    assert "a stuck workload, round 1: not done within 0.2 s" in err[-1]
+
+
+def test_a_failing_asyncio_task_ends_the_trial_with_its_error() -> None:
+    async def body(api: wake.Api) -> float:
+        async def fail() -> None:
+            raise ValueError("a task failed")
+
+        receive = api.receiver(api.socket(zmq.PULL))
+        async with api.group() as group:
+            group.start(fail)
+            await receive()  # would wait for the deadline, but for the failure
+        raise AssertionError("the failure did not end the group")
+
+    with pytest.raises(ValueError, match="a task failed"):
+        wake._run_zmq_asyncio(body, 30)
+
+
+def test_bad_arguments_take_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["wake", "--jobs", "0"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("python -m benchmarks wake: error: argument --jobs: must be positive")
