@@ -573,9 +573,7 @@ class Runner:
                     # recv_multipart() with an attempt that also notes *when*
                     # libzmq handed the message over: tasks served together
                     # may resume in any order, the socket's order is this.
-                    frames = await sock._operate(
-                        RECV, self._recording_attempt(record), 0, _backend.current()
-                    )
+                    frames = await sock._operate(RECV, self._recording_attempt(record), 0)
                     self.delivered[record.side].append(self._from_frames(record.side, frames))
                 elif record.kind == "wait":
                     await sock.wait_readable()
@@ -595,9 +593,7 @@ class Runner:
                         record.current = (record.label, seq)
                         # send_multipart(), noting the send when libzmq takes
                         # it (others may run before this task resumes).
-                        await sock._operate(
-                            SEND, self._recording_send(record, dest), 0, _backend.current()
-                        )
+                        await sock._operate(SEND, self._recording_send(record, dest), 0)
                         if self.topology.req_rep:
                             await self._await_reply(record, sock)
                         record.current = None
@@ -641,7 +637,7 @@ class Runner:
         assert record.current is not None
         request, record.current = record.current, None
         record.phase = "recv"
-        frames = await sock._operate(RECV, self._recording_attempt(record), 0, _backend.current())
+        frames = await sock._operate(RECV, self._recording_attempt(record), 0)
         reply = self._from_frames(record.side, frames)
         self.delivered[record.side].append(reply)
         if reply != request:
@@ -663,7 +659,7 @@ class Runner:
                     plain(events)
                     self.sent["B"].append(reply)
 
-                await rep._operate(SEND, attempt, 0, _backend.current())
+                await rep._operate(SEND, attempt, 0)
         except anyio.ClosedResourceError:
             if "A" not in self.closed:
                 raise PropertyViolation(

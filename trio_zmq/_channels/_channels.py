@@ -36,7 +36,6 @@ from typing import Any, Generic, TypeVar, final
 import anyio.abc
 import trio
 import zmq
-from trio.lowlevel import in_trio_task as _in_trio_task
 
 from .._core import _backend
 from .._core._engine import RECV, SEND
@@ -184,7 +183,6 @@ class MessageReceiveChannel(
             RECV,
             self._attempt,
             0,
-            _backend.for_trio if _in_trio_task() else _backend.for_others,
             self._closer,
         )
         self._items += 1
@@ -225,9 +223,7 @@ class MessageReceiveChannel(
             await _backend.current().checkpoint()
             count = min(max_items, len(self._held))
             return self._convert_batch([self._held.popleft() for _ in range(count)])
-        batch: list[list[bytes]] = await socket._operate(
-            RECV, attempt, 0, _backend.current(), self._closer
-        )
+        batch: list[list[bytes]] = await socket._operate(RECV, attempt, 0, self._closer)
         self._items += len(batch)
         return self._convert_batch(batch)
 
@@ -294,7 +290,6 @@ class MessageSendChannel(_View, trio.abc.SendChannel[T], anyio.abc.ObjectSendStr
             SEND,
             socket._send_multipart_attempt(self._frames(value), 0, True, False),
             0,
-            _backend.for_trio if _in_trio_task() else _backend.for_others,
             self._closer,
         )
         self._items += 1
@@ -326,7 +321,7 @@ class MessageSendChannel(_View, trio.abc.SendChannel[T], anyio.abc.ObjectSendStr
             await _backend.current().checkpoint()
             return 0
         sent: int = await socket._operate(
-            SEND, socket._send_batch_attempt(checked, True), 0, _backend.current(), self._closer
+            SEND, socket._send_batch_attempt(checked, True), 0, self._closer
         )
         self._items += sent
         return sent

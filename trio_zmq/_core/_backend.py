@@ -116,9 +116,6 @@ class Backend:
     def notify_closing(self, fd: int) -> None:
         raise NotImplementedError
 
-    def cancel_scope(self) -> Scope:
-        raise NotImplementedError
-
     def move_on_after(self, seconds: float) -> Scope:
         raise NotImplementedError
 
@@ -179,9 +176,6 @@ class _Trio(Backend):
 
     def notify_closing(self, fd: int) -> None:
         trio.lowlevel.notify_closing(fd)
-
-    def cancel_scope(self) -> trio.CancelScope:
-        return trio.CancelScope()
 
     def move_on_after(self, seconds: float) -> trio.CancelScope:
         return trio.move_on_after(seconds)
@@ -244,9 +238,6 @@ class _Anyio(Backend):
 
     def notify_closing(self, fd: int) -> None:
         anyio.notify_closing(fd)
-
-    def cancel_scope(self) -> anyio.CancelScope:
-        return anyio.CancelScope()
 
     def move_on_after(self, seconds: float) -> anyio.CancelScope:
         return anyio.move_on_after(seconds)
@@ -336,9 +327,6 @@ class Wrapper(Backend):
     def notify_closing(self, fd: int) -> None:
         self.inner.notify_closing(fd)
 
-    def cancel_scope(self) -> Scope:
-        return self.inner.cancel_scope()
-
     def move_on_after(self, seconds: float) -> Scope:
         return self.inner.move_on_after(seconds)
 
@@ -358,12 +346,6 @@ def current() -> Backend:
     """The backend for the calling task: :data:`TRIO` inside a trio task,
     :data:`ASYNCIO` elsewhere, unless a test has :func:`installed` others."""
     return for_trio if trio.lowlevel.in_trio_task() else for_others
-
-
-def for_task(in_trio_task: bool) -> Backend:
-    """:func:`current`, for a caller that has asked ``in_trio_task()`` itself
-    (the socket layer's hot paths do, to choose their fast path)."""
-    return for_trio if in_trio_task else for_others
 
 
 @contextlib.contextmanager

@@ -378,20 +378,20 @@ class Socket:
         direction: int,
         attempt: Attempt,
         flags: int,
-        backend: _backend.Backend,
         tag: WaitTag | None = None,
     ) -> Any:
         """Run ``attempt`` now if possible, else wait for the socket.
 
         ``attempt`` performs the zmq operation with NOBLOCK and raises
-        zmq.Again if it would block.  ``backend`` is the calling task's
-        (:func:`_backend.current`); ``tag`` marks the wait for
-        :meth:`_abort_waits` (a channel view passes itself).
+        zmq.Again if it would block.  ``tag`` marks the wait for
+        :meth:`_abort_waits` (a channel view passes its closer).
 
         The one path of every operation, on every loop: the backend's
         cancel point, the attempt, then either the backend's schedule point
         or the wait (which is one).
         """
+        # _backend.current(), written out: this runs for every message.
+        backend = _backend.for_trio if _in_trio_task() else _backend.for_others
         await backend.before_operation()
         noblock = flags & _NOBLOCK
         result = backend.try_now(self._engine, direction, attempt, not noblock)
@@ -486,9 +486,7 @@ class Socket:
           zmq.ZMQError: what libzmq reports (EFSM on REQ, EHOSTUNREACH, ...).
         """
         attempt = self._send_attempt(data, flags, copy, track, routing_id, group)
-        result: zmq.MessageTracker | None = await self._operate(
-            SEND, attempt, flags, _backend.for_trio if _in_trio_task() else _backend.for_others
-        )
+        result: zmq.MessageTracker | None = await self._operate(SEND, attempt, flags)
         return result
 
     def send_nowait(
@@ -522,9 +520,7 @@ class Socket:
           trio.ClosedResourceError: the socket is or gets closed.
         """
         attempt = self._send_multipart_attempt(msg_parts, flags, copy, track)
-        result: zmq.MessageTracker | None = await self._operate(
-            SEND, attempt, flags, _backend.for_trio if _in_trio_task() else _backend.for_others
-        )
+        result: zmq.MessageTracker | None = await self._operate(SEND, attempt, flags)
         return result
 
     def send_multipart_nowait(
@@ -619,9 +615,7 @@ class Socket:
             attempt = self._recv_default
         else:
             attempt = self._recv_attempt(flags, copy, track)
-        result: bytes | zmq.Frame = await self._operate(
-            RECV, attempt, flags, _backend.for_trio if _in_trio_task() else _backend.for_others
-        )
+        result: bytes | zmq.Frame = await self._operate(RECV, attempt, flags)
         return result
 
     @overload
@@ -668,9 +662,7 @@ class Socket:
             attempt = self._recv_multipart_default
         else:
             attempt = self._recv_multipart_attempt(flags, copy, track)
-        result: list[bytes] | list[zmq.Frame] = await self._operate(
-            RECV, attempt, flags, _backend.for_trio if _in_trio_task() else _backend.for_others
-        )
+        result: list[bytes] | list[zmq.Frame] = await self._operate(RECV, attempt, flags)
         return result
 
     @overload
@@ -783,7 +775,7 @@ class Socket:
           zmq.ZMQError: what libzmq reports for the first message.
         """
         batch: list[list[Any]] = await self._operate(
-            RECV, self._recv_batch_attempt(max_items, copy), 0, _backend.current()
+            RECV, self._recv_batch_attempt(max_items, copy), 0
         )
         return batch
 
@@ -809,9 +801,7 @@ class Socket:
             self._check_open()
             await _backend.current().checkpoint()
             return 0
-        sent: int = await self._operate(
-            SEND, self._send_batch_attempt(checked, copy), 0, _backend.current()
-        )
+        sent: int = await self._operate(SEND, self._send_batch_attempt(checked, copy), 0)
         return sent
 
     async def send_all(self, messages: Sequence[Sequence[Any]], copy: bool = True) -> None:
