@@ -12,15 +12,16 @@ How one ``await poller.poll()`` works:
    socket's engine then serves whoever waits on it), one ``select.poll``
    call with a zero timeout for all the raw fds.  If anything is ready, that
    is the answer: no task is started (the common case is cheap).
-2. **Otherwise, wait for the first readiness.**  A task group scoped to the
-   call (it never outlives ``poll()``): one child per socket, waiting in the
-   socket's engine (:func:`trio_zmq._core._wait.wait_events`) like any other
-   task, so it coexists with tasks blocked in ``recv``/``send`` on the same
-   socket; one child per raw fd and direction, waiting in the event loop
+2. **Otherwise, wait for the first readiness.**  One wait per socket, in
+   the socket's engine (:func:`trio_zmq._core._wait.wait_events`) like any
+   other task's, so it coexists with tasks blocked in ``recv``/``send`` on
+   the same socket; one wait per raw fd and direction, in the event loop
    (``trio.lowlevel.wait_readable`` / ``anyio.wait_readable`` and their
-   writable twins).  The first child to see readiness cancels the others.
-   A readiness wait consumes nothing, so cancelling them is harmless.  With
-   a single thing to wait for, the caller's own task waits: no group.
+   writable twins).  With a single wait the caller's task waits; with
+   several, a task group scoped to the call (it never outlives ``poll()``)
+   runs a child per wait but the first, which the caller's task waits
+   itself.  The first wait to see readiness cancels the others; a
+   readiness wait consumes nothing, so cancelling them is harmless.
 3. **A second probe pass** lists *everything* ready at that moment, as pyzmq
    does.  If it finds nothing (a task blocked in ``recv`` on the same socket
    took the message first), the poll waits again: it returns an empty list

@@ -10,8 +10,9 @@ How it waits, and why.  A ``MessageTracker`` is a set of
 :class:`threading.Event` objects.  When libzmq frees the message, its free
 callback (in whatever thread frees it) sends the message's id over an
 inproc socket to pyzmq's garbage-collector thread, which sets the event.
-pyzmq's ``MessageTracker.wait()`` blocks on those events (a thread blocked
-per waiting call, if it is to be awaited); ``tracker.done`` only reads them.
+pyzmq's ``MessageTracker.wait()`` blocks on those events (awaiting it
+would take a thread per waiting call, blocked and not cancellable);
+``tracker.done`` only reads them.
 A ``threading.Event`` has no file descriptor and no callback, and the
 collector thread and its inproc socket are pyzmq internals, so nothing can
 wake an event loop when the event is set short of patching pyzmq.  So this
