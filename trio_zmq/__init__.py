@@ -7,7 +7,9 @@ Layers, bottom up:
 * :class:`Context` and :class:`Socket` -- pyzmq's API with trio's rules
   (``trio_zmq._socket``);
 * :class:`MessageReceiveChannel` / :class:`MessageSendChannel` -- sockets as
-  trio channels and anyio object streams (``trio_zmq._channels``).
+  trio channels and anyio object streams (``trio_zmq._channels``);
+* :class:`Poller` and :func:`wait_tracker` -- pyzmq's poller and zero-copy
+  tracker waits, trio-native (``trio_zmq._tools``).
 
 Everything runs under trio, and under anyio on either of its backends (trio
 or asyncio).  The exceptions raised derive from trio's *and* anyio's
@@ -20,6 +22,8 @@ from ._core._exceptions import ClosedResourceError, EndOfStream, WouldBlock
 from ._core._wait import probe, wait_readable, wait_writable
 from ._socket._context import Context, ContextTermWarning
 from ._socket._socket import Socket
+from ._tools._poller import Poller
+from ._tools._tracker import wait_tracker
 
 __version__ = "0.1.0"
 
@@ -31,11 +35,13 @@ __all__ = [
     "EndOfStream",
     "MessageReceiveChannel",
     "MessageSendChannel",
+    "Poller",
     "Socket",
     "WouldBlock",
     "ZMQAttribute",
     "__version__",
     "probe",
     "wait_readable",
+    "wait_tracker",
     "wait_writable",
 ]

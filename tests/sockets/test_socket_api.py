@@ -186,7 +186,7 @@ BAD_SENDS: dict[str, tuple[BadSend, type[Exception]]] = {
     "send_multipart(bytes)": (lambda s: s.send_multipart(b"abc"), TypeError),
     "send_multipart(str)": (lambda s: s.send_multipart("abc"), TypeError),
     "send_multipart(generator)": (
-        lambda s: s.send_multipart(f for f in [b"a"]),  # type: ignore[arg-type]
+        lambda s: s.send_multipart(f for f in [b"a"]),  # type: ignore[call-overload]
         TypeError,
     ),
     "send_multipart([])": (lambda s: s.send_multipart([]), ValueError),

@@ -464,6 +464,28 @@ class Socket:
         flags |= _NOBLOCK
         return lambda _events: send_multipart(parts, flags)
 
+    @overload
+    async def send(
+        self,
+        data: Any,
+        flags: int = 0,
+        *,
+        copy: Literal[False],
+        track: Literal[True],
+        routing_id: int | None = None,
+        group: str | None = None,
+    ) -> zmq.MessageTracker: ...
+    @overload
+    async def send(
+        self,
+        data: Any,
+        flags: int = 0,
+        copy: bool = True,
+        track: bool = False,
+        routing_id: int | None = None,
+        group: str | None = None,
+    ) -> zmq.MessageTracker | None: ...
+
     async def send(
         self,
         data: Any,
@@ -474,6 +496,10 @@ class Socket:
         group: str | None = None,
     ) -> zmq.MessageTracker | None:
         """Send one frame (bytes, a buffer or a zmq.Frame).
+
+        With ``copy=False, track=True`` it returns a ``zmq.MessageTracker``:
+        do not modify the buffer until ``await trio_zmq.wait_tracker(tracker)``
+        returns (docs/trackers.md).
 
         Waits while the socket cannot take it (high-water mark reached, no
         peer for PUSH/DEALER, wrong state for REQ).  A cancelled send sends
@@ -503,6 +529,24 @@ class Socket:
         result: zmq.MessageTracker | None = self._nowait(SEND, attempt)
         return result
 
+    @overload
+    async def send_multipart(
+        self,
+        msg_parts: Sequence[Any],
+        flags: int = 0,
+        *,
+        copy: Literal[False],
+        track: Literal[True],
+    ) -> zmq.MessageTracker: ...
+    @overload
+    async def send_multipart(
+        self,
+        msg_parts: Sequence[Any],
+        flags: int = 0,
+        copy: bool = True,
+        track: bool = False,
+    ) -> zmq.MessageTracker | None: ...
+
     async def send_multipart(
         self,
         msg_parts: Sequence[Any],
@@ -513,7 +557,9 @@ class Socket:
         """Send a multipart message atomically (all frames or none).
 
         Every frame is type-checked before the first is sent.  Messages
-        sent concurrently by several tasks never interleave.
+        sent concurrently by several tasks never interleave.  With
+        ``copy=False, track=True`` the tracker returned is the last frame's,
+        as in pyzmq (docs/trackers.md).
 
         Raises:
           TypeError, ValueError: bad frames or an empty message.
