@@ -1,4 +1,4 @@
-"""``python -m benchmarks bench|wake|costs|engines``: the benchmarks' command line.
+"""``python -m benchmarks bench|wake|costs|engines|instructions``: the benchmarks' command line.
 
 (``benchmarks/__main__.py`` imports this module under its own Ctrl-C guard.)
 
@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 from trio_zmq._cli._command import Parser, positive_int, run_command
 
-from . import bench, costs, engines, wake
+from . import bench, costs, engines, instructions, wake
 
 PROG = "python -m benchmarks"
 
@@ -42,6 +42,14 @@ def build_parser() -> Parser:
             "one park and wake.",
         )
     )
+    instructions.add_arguments(
+        commands.add_parser(
+            "instructions",
+            help="the wake workloads in instructions per job, counted under valgrind",
+            description="Count the user-space instructions per job of each wake workload "
+            "and implementation under valgrind --tool=callgrind (load-independent).",
+        )
+    )
     for name, help_text in (
         ("costs", "microseconds per call in one process, against trio's floor and zmq.asyncio"),
         ("engines", "compare the engine's trio-native path with its anyio path"),
@@ -57,6 +65,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "wake": wake.main,
     "costs": lambda args: costs.main(args.rounds, args.quick),
     "engines": lambda args: engines.main(args.rounds, args.quick),
+    "instructions": instructions.main,
 }
 
 
