@@ -20,6 +20,7 @@ from ._core._exceptions import ClosedResourceError, EndOfStream, WouldBlock
 from ._core._wait import probe, wait_readable, wait_writable
 from ._socket._context import Context
 from ._socket._socket import Socket
+from ._tools._proxy import Proxy, ProxyFlushTimeout, ProxyStatistics, proxy, proxy_steerable
 
 __version__ = "0.1.0"
 
@@ -30,11 +31,16 @@ __all__ = [
     "EndOfStream",
     "MessageReceiveChannel",
     "MessageSendChannel",
+    "Proxy",
+    "ProxyFlushTimeout",
+    "ProxyStatistics",
     "Socket",
     "WouldBlock",
     "ZMQAttribute",
     "__version__",
     "probe",
+    "proxy",
+    "proxy_steerable",
     "wait_readable",
     "wait_writable",
 ]

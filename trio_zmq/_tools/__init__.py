@@ -1,0 +1,1 @@
+"""Layer 4: tools built on sockets (poller, monitor, proxy, tracker)."""
