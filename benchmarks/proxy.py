@@ -20,6 +20,12 @@ proxies, as any inproc peer must), separate processes over tcp on
 127.0.0.1.  The consumer times ``--messages`` messages from the moment the
 last of 1000 warm-up messages arrives.
 
+A second table measures what the proxy's design rests on: the cost per
+message of trio_zmq's forwarding step alone (no event loop, no peers: a
+backlog in an inproc PULL moved to an inproc PUSH), checked (ZMQ_EVENTS
+read on the destination before each message, as the proxy does unless a
+checked burst went through whole) and unchecked.
+
 Rounds interleave the proxies (their order rotates each round); each row
 gives the best and the median of the rounds, and the ratios are taken
 within this run, best to best and median to median.  Every trial has a
@@ -49,6 +55,7 @@ import zmq.asyncio
 import zmq.backend
 
 import trio_zmq
+from trio_zmq._tools import _proxy
 
 WARM_UP = 1000
 _names = itertools.count()
@@ -273,6 +280,59 @@ BASELINES = ("zmq.asyncio loop", "zmq.proxy (thread)")
 
 
 # ----------------------------------------------------------------------
+# The forwarding step alone
+# ----------------------------------------------------------------------
+
+
+def step_cost(careful: bool, messages: int) -> float:
+    """Microseconds per message of the proxy's step, checked or not."""
+    ctx: zmq.Context[Any] = zmq.Context()
+    socks = [ctx.socket(kind) for kind in (zmq.PUSH, zmq.PULL, zmq.PUSH, zmq.PULL)]
+    producer, frontend, backend, consumer = socks
+    try:
+        for sock in socks:
+            sock.sndhwm = sock.rcvhwm = 0
+        for sock, peer in ((frontend, producer), (backend, consumer)):
+            address = _bind(sock, "inproc")
+            peer.connect(address)
+        for _ in range(messages):
+            producer.send(b"x" * 16)
+        source = trio_zmq.Socket.from_socket(frontend)
+        destination = trio_zmq.Socket.from_socket(backend)
+        direction = _proxy._Direction(source, destination, None)
+        start = time.perf_counter()
+        while direction.frames_out < messages:
+            direction.careful = careful
+            direction.step(0)
+        return (time.perf_counter() - start) / messages * 1e6
+    finally:
+        for sock in socks:
+            sock.close(linger=0)
+        ctx.term()
+
+
+def step_report(rounds: int, messages: int) -> str:
+    costs: dict[bool, list[float]] = {True: [], False: []}
+    for round_number in range(rounds):
+        for careful in (round_number % 2 == 0, round_number % 2 == 1):
+            costs[careful].append(step_cost(careful, messages))
+    best = {careful: min(values) for careful, values in costs.items()}
+    median = {careful: statistics.median(values) for careful, values in costs.items()}
+    return "\n".join(
+        [
+            f"The forwarding step alone, {messages:,} messages of 1 x 16 B, {rounds} rounds",
+            "",
+            "| step | best us/msg | median us/msg |",
+            "|---|---:|---:|",
+            f"| unchecked | {best[False]:.2f} | {median[False]:.2f} |",
+            f"| checked (ZMQ_EVENTS per message) | {best[True]:.2f} | {median[True]:.2f} |",
+            f"| checked / unchecked | {best[True] / best[False]:.2f}x"
+            f" | {median[True] / median[False]:.2f}x |",
+        ]
+    )
+
+
+# ----------------------------------------------------------------------
 # Rounds and the report
 # ----------------------------------------------------------------------
 
@@ -364,6 +424,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         flush=True,
     )
     print(report(trials, measure(trials, args.rounds)))
+    print()
+    print(step_report(args.rounds, args.messages))
 
 
 if __name__ == "__main__":

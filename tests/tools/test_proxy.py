@@ -1031,3 +1031,25 @@ def test_the_property_catches_a_proxy_that_drops_held_messages() -> None:
 
     with dropping_held_messages_when_cancelled(), pytest.raises(AssertionError, match="lost"):
         broken()
+
+
+def test_the_benchmark_runs() -> None:
+    """``python -m benchmarks.proxy`` with a tiny load: every row, both tables."""
+    if not (EXAMPLE.parents[1] / "benchmarks" / "proxy.py").exists():
+        pytest.skip("the benchmarks are in the source checkout only")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.proxy",
+            *("--rounds", "1", "--messages", "2000", "--transports", "inproc"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        cwd=EXAMPLE.parents[1],
+    )
+    for row in ("trio_zmq (trio)", "trio_zmq (asyncio)", "zmq.asyncio loop", "zmq.proxy (thread)"):
+        assert f"| inproc | {row} |" in done.stdout
+    assert "| checked / unchecked |" in done.stdout
