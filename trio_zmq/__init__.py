@@ -23,6 +23,7 @@ from ._core._wait import probe, wait_readable, wait_writable
 from ._socket._context import Context, ContextTermWarning
 from ._socket._socket import Socket
 from ._tools._poller import Poller
+from ._tools._proxy import Proxy, ProxyFlushTimeout, ProxyStatistics, proxy, proxy_steerable
 from ._tools._tracker import wait_tracker
 
 __version__ = "0.1.0"
@@ -36,11 +37,16 @@ __all__ = [
     "MessageReceiveChannel",
     "MessageSendChannel",
     "Poller",
+    "Proxy",
+    "ProxyFlushTimeout",
+    "ProxyStatistics",
     "Socket",
     "WouldBlock",
     "ZMQAttribute",
     "__version__",
     "probe",
+    "proxy",
+    "proxy_steerable",
     "wait_readable",
     "wait_tracker",
     "wait_writable",

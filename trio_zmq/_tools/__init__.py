@@ -1,1 +1,1 @@
-"""Layer 3: tools over sockets (the Poller, tracker waits), built on the engine."""
+"""The tool layer, above sockets and channels: Poller, tracker waits, proxy, monitor."""
