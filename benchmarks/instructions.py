@@ -4,8 +4,10 @@ Wall-clock figures on a shared 2-core machine move by 20 % between runs.
 This counts instead: each (workload, implementation) of
 ``python -m benchmarks wake`` runs in a process of its own under
 ``valgrind --tool=callgrind``, which counts the user-space instructions the
-process executes -- the same count for the same program whatever else the
-machine is doing (libzmq's I/O threads included; the kernel not).  Each runs
+process executes, libzmq's I/O threads included and the kernel not.  The
+count does not depend on the machine's load; for workloads of several tasks
+it does depend on the order they run in, which trio shuffles, so two runs
+differ by up to about 15 % (more jobs, less spread).  Each runs
 twice, with ``--jobs`` jobs and with ``SMALL`` jobs, and the difference
 divided by the difference in jobs is the cost of one job, free of start-up,
 set-up and warm-up.
