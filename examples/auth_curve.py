@@ -63,7 +63,7 @@ async def ask(ctx: trio_zmq.Context, root: Path, name: str, address: str) -> str
                     await client.send_string(name)
                     return await client.recv_string()
                 if event["event"] == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
-                    return f"refused (ZAP status {event['value']})"
+                    return f"refused (ZAP status {int(event['value'])})"
     finally:
         client.zmq_socket.disable_monitor()
         monitor.close()

@@ -53,10 +53,10 @@ def client(address: str, server_public_cert: str, client_secret_cert: str) -> in
                 print("reply", sock.recv().decode(), flush=True)
                 return 0
             if kind == zmq.Event.HANDSHAKE_FAILED_AUTH:
-                print("refused", event["value"], flush=True)
+                print("refused", int(event["value"]), flush=True)
                 return 0
             if kind in OTHER_FAILURES:
-                print("failed", kind.name, event["value"], flush=True)
+                print("failed", kind.name, int(event["value"]), flush=True)
                 return 0
         print("timeout", flush=True)
         return 1

@@ -45,7 +45,7 @@ def handshake(ctx: zmq.Context[Any], address: str, window: float = WINDOW) -> st
         while (left := deadline - time.monotonic()) > 0 and monitor.poll(left * 1000):
             event = parse_monitor_message(monitor.recv_multipart())
             if event["event"] in ENDS:
-                return f"{zmq.Event(event['event']).name} {event['value']}"
+                return f"{zmq.Event(event['event']).name} {int(event['value'])}"
         return f"no end of the handshake within {window:.0f} s"
     finally:
         client.disable_monitor()
