@@ -312,8 +312,9 @@ class Authenticator:
     def stop(self) -> None:
         """Make :meth:`run` answer what is pending, close its socket and return.
 
-        Idempotent; never blocks.  Called before :meth:`run`, it makes
-        :meth:`run` raise :exc:`RuntimeError`.
+        Idempotent; never blocks, never a checkpoint; call it from the event
+        loop's thread.  Called before :meth:`run`, it makes :meth:`run`
+        raise :exc:`RuntimeError`.
         """
         self._stopping = True
         if self._scope is not None:
