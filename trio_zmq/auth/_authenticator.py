@@ -288,9 +288,12 @@ class Authenticator:
 
         Raises:
           RuntimeError: another ZAP handler (this library's or pyzmq's) is
-            bound on the context, or this authenticator ran already.
-          trio.ClosedResourceError: the context closed its sockets.
-          BaseExceptionGroup: a credentials callback raised.
+            bound on the context, or this authenticator ran already
+            (before it serves).
+          BaseExceptionGroup: from its task group, once it serves: with the
+            exception of a credentials callback, or with
+            :exc:`trio_zmq.ClosedResourceError` if the context closed the
+            authenticator's socket.
         """
         if self._state is not _State.NEW or self._stopping:
             raise RuntimeError("this Authenticator has run or was stopped: make a new one")
