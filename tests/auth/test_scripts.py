@@ -1,0 +1,55 @@
+"""The scripts of docs/auth.md run as documented: the example
+(examples/auth_curve.py) and the benchmark (tests/auth/bench_handshakes.py,
+in a quick form)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parents[2]
+EXAMPLE = ROOT / "examples" / "auth_curve.py"
+
+
+def test_auth_curve_example_runs() -> None:
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLE)],
+        capture_output=True,
+        text=True,
+        timeout=120,  # a liveness bound: it takes well under a second
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2, result.stdout
+    assert lines[0].startswith("client: hello, client (user id ")
+    assert lines[1] == "stranger: refused (ZAP status 400)"
+
+
+def test_benchmark_runs() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tests.auth.bench_handshakes",
+            "--rounds=1",
+            "--clients=2",
+            "--delay=0.01",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,  # a liveness bound
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    rows = [line.split(" best ")[0].strip() for line in lines if " best " in line]
+    authenticators = [
+        "trio_zmq (trio)",
+        "trio_zmq (asyncio)",
+        "pyzmq ThreadAuthenticator",
+        "pyzmq AsyncioAuthenticator",
+    ]
+    assert rows == authenticators * 2, result.stdout
