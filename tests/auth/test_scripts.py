@@ -1,5 +1,5 @@
 """The scripts of docs/auth.md run as documented: the example
-(examples/auth_curve.py) and the benchmark (tests/auth/bench_handshakes.py,
+(examples/auth_curve.py) and the benchmark (benchmarks/auth.py,
 in a quick form)."""
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def test_benchmark_runs() -> None:
         [
             sys.executable,
             "-m",
-            "tests.auth.bench_handshakes",
+            "benchmarks.auth",
             "--rounds=1",
             "--clients=2",
             "--delay=0.01",

@@ -1,6 +1,6 @@
 """Measure CURVE handshakes through four ZAP authenticators, in one run.
 
-    python -m tests.auth.bench_handshakes [--rounds 5] [--clients 16] [--delay 0.05]
+    python -m benchmarks.auth [--rounds 5] [--clients 16] [--delay 0.05]
 
 The authenticators: ``trio_zmq.auth.Authenticator`` under trio and under
 asyncio, pyzmq's ``zmq.auth.thread.ThreadAuthenticator`` and
