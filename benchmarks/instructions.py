@@ -5,9 +5,12 @@ This counts instead: each (workload, implementation) of
 ``python -m benchmarks wake`` runs in a process of its own under
 ``valgrind --tool=callgrind``, which counts the user-space instructions the
 process executes, libzmq's I/O threads included and the kernel not.  The
-count does not depend on the machine's load; for workloads of several tasks
-it does depend on the order they run in, which trio shuffles, so two runs
-differ by up to about 15 % (more jobs, less spread).  Each runs
+count does not depend on the machine's load.  For workloads of several
+tasks it does depend on the order they run in, which trio shuffles, and
+that order decides whether a consumer keeps a backlog or parks for every
+message: two runs can differ by a factor of almost two (seen on the naive
+loop's 1-worker pipeline), so run each several times.  The one-task
+``busy`` workload counts the same every time.  Each runs
 twice, with ``--jobs`` jobs and with ``SMALL`` jobs, and the difference
 divided by the difference in jobs is the cost of one job, free of start-up,
 set-up and warm-up.
