@@ -7,7 +7,9 @@ Layers, bottom up:
 * :class:`Context` and :class:`Socket` -- pyzmq's API with trio's rules
   (``trio_zmq._socket``);
 * :class:`MessageReceiveChannel` / :class:`MessageSendChannel` -- sockets as
-  trio channels and anyio object streams (``trio_zmq._channels``).
+  trio channels and anyio object streams (``trio_zmq._channels``);
+* :func:`monitor` -- a socket's connection events as a structured stream
+  (``trio_zmq._tools``).
 
 Everything runs under trio, and under anyio on either of its backends (trio
 or asyncio).  The exceptions raised derive from trio's *and* anyio's
@@ -20,6 +22,7 @@ from ._core._exceptions import ClosedResourceError, EndOfStream, WouldBlock
 from ._core._wait import probe, wait_readable, wait_writable
 from ._socket._context import Context
 from ._socket._socket import Socket
+from ._tools._monitor import Monitor, MonitorEvent, monitor
 
 __version__ = "0.1.0"
 
@@ -30,10 +33,13 @@ __all__ = [
     "EndOfStream",
     "MessageReceiveChannel",
     "MessageSendChannel",
+    "Monitor",
+    "MonitorEvent",
     "Socket",
     "WouldBlock",
     "ZMQAttribute",
     "__version__",
+    "monitor",
     "probe",
     "wait_readable",
     "wait_writable",

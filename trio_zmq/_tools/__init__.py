@@ -1,0 +1,1 @@
+"""Layer 4: tools over sockets (poller, monitor, proxy, tracker waits)."""
