@@ -10,6 +10,8 @@ Layers, bottom up:
   trio channels and anyio object streams (``trio_zmq._channels``);
 * :class:`Poller` and :func:`wait_tracker` -- pyzmq's poller and zero-copy
   tracker waits, trio-native (``trio_zmq._tools``).
+* :func:`monitor` -- a socket's connection events as a structured stream
+  (``trio_zmq._tools``).
 
 Everything runs under trio, and under anyio on either of its backends (trio
 or asyncio).  The exceptions raised derive from trio's *and* anyio's
@@ -22,6 +24,7 @@ from ._core._exceptions import ClosedResourceError, EndOfStream, WouldBlock
 from ._core._wait import probe, wait_readable, wait_writable
 from ._socket._context import Context, ContextTermWarning
 from ._socket._socket import Socket
+from ._tools._monitor import Monitor, MonitorEvent, monitor
 from ._tools._poller import Poller
 from ._tools._proxy import Proxy, ProxyFlushTimeout, ProxyStatistics, proxy, proxy_steerable
 from ._tools._tracker import wait_tracker
@@ -36,6 +39,8 @@ __all__ = [
     "EndOfStream",
     "MessageReceiveChannel",
     "MessageSendChannel",
+    "Monitor",
+    "MonitorEvent",
     "Poller",
     "Proxy",
     "ProxyFlushTimeout",
@@ -44,6 +49,7 @@ __all__ = [
     "WouldBlock",
     "ZMQAttribute",
     "__version__",
+    "monitor",
     "probe",
     "proxy",
     "proxy_steerable",

@@ -1,0 +1,1 @@
+"""Tests of trio_zmq._tools: the tools over sockets."""

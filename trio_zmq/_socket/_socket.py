@@ -42,6 +42,7 @@ from ._errors import check_batch_sequence, check_frame, check_multipart, check_s
 
 if TYPE_CHECKING:
     from .._channels._channels import MessageReceiveChannel, MessageSendChannel
+    from .._tools._monitor import Monitor
     from ._context import Context
 
 T = TypeVar("T")
@@ -937,6 +938,25 @@ class Socket:
         return _view_classes()[1](self, serializer)
 
     # ------------------------------------------------------------------
+    # Monitoring (trio_zmq._tools._monitor)
+    # ------------------------------------------------------------------
+
+    def monitor(self, events: int = zmq.EVENT_ALL) -> Monitor:
+        """This socket's connection events, for the span of a block.
+
+        ``async with sock.monitor() as events: async for event in events:``
+        yields :class:`trio_zmq.MonitorEvent` objects; see
+        :func:`trio_zmq.monitor`, which this is.
+
+        Raises:
+          TypeError, ValueError: ``events`` is not a mask of ``zmq.EVENT_*``.
+          trio.ClosedResourceError: the socket is closed.
+        """
+        if _monitor is None:
+            raise RuntimeError("monitoring needs trio_zmq._tools: import trio_zmq")
+        return _monitor(self, events)
+
+    # ------------------------------------------------------------------
     # For the channel views (trio_zmq._channels): besides the public API,
     # they use these, _operate, _nowait and the attempt builders.
     # ------------------------------------------------------------------
@@ -974,6 +994,16 @@ def _view_classes() -> _ViewClasses:
     if _views is None:
         raise RuntimeError("channel views need trio_zmq._channels: import trio_zmq")
     return _views
+
+
+#: trio_zmq.monitor, registered by trio_zmq._tools._monitor (a layer above).
+_monitor: Callable[[Socket, int], Monitor] | None = None
+
+
+def register_monitor(monitor: Callable[[Socket, int], Monitor]) -> None:
+    """Called once by trio_zmq._tools._monitor."""
+    global _monitor
+    _monitor = monitor
 
 
 _RCVMORE = int(zmq.RCVMORE)
