@@ -1,0 +1,81 @@
+"""What the pirate programs say to each other.
+
+A client sends ``[request_id, payload]`` on a REQ socket; the queue's
+frontend ROUTER prepends the client's routing id and the empty delimiter,
+so a worker receives ``[client_id, b"", request_id, payload]`` and answers
+``[client_id, b"", request_id, reply]``.  Between a worker and the queue
+there are also one-frame control messages, ``READY`` (a worker that has
+just connected) and ``HEARTBEAT`` (both ways, every ``heartbeat_interval``
+seconds).  A peer that has sent nothing for ``liveness`` intervals is
+taken for dead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+
+import trio
+
+READY = b"\x01"
+HEARTBEAT = b"\x02"
+
+#: Seconds between heartbeats (the guide uses one second).
+HEARTBEAT_INTERVAL = 1.0
+#: Heartbeat intervals without a word before a peer is taken for dead.
+LIVENESS = 3
+
+
+def worker_reply(worker_id: bytes, payload: bytes) -> bytes:
+    """The reply a worker gives to ``payload``: it names the worker."""
+    return worker_id + b" " + payload
+
+
+def add_heartbeat_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--heartbeat`` and ``--liveness``, shared by the queue and the worker."""
+    parser.add_argument(
+        "--heartbeat",
+        type=float,
+        default=HEARTBEAT_INTERVAL,
+        help="seconds between heartbeats (default %(default)s)",
+    )
+    parser.add_argument(
+        "--liveness",
+        type=int,
+        default=LIVENESS,
+        help="silent heartbeat intervals before a peer is dead (default %(default)s)",
+    )
+
+
+async def _until_ctrl_c(
+    main: Callable[[argparse.Namespace], Awaitable[int | None]], args: argparse.Namespace
+) -> int | None:
+    """``main(args)``'s status, or 130 once Ctrl-C (SIGINT) has cancelled it."""
+    interrupted = False
+    with trio.open_signal_receiver(signal.SIGINT) as signals:
+        async with trio.open_nursery() as nursery:
+
+            async def cancel_on_ctrl_c() -> None:
+                nonlocal interrupted
+                async for _ in signals:
+                    interrupted = True
+                    nursery.cancel_scope.cancel()
+
+            nursery.start_soon(cancel_on_ctrl_c)
+            status = await main(args)
+            nursery.cancel_scope.cancel()
+    return 130 if interrupted else status
+
+
+def run_script(
+    main: Callable[[argparse.Namespace], Awaitable[int | None]], args: argparse.Namespace
+) -> None:
+    """Run ``main(args)`` under trio and exit with its status; 130 on Ctrl-C.
+
+    Ctrl-C cancels ``main`` like any trio cancellation: its nurseries end,
+    its sockets close and its context terminates on the way out, with no
+    traceback.
+    """
+    sys.exit(trio.run(_until_ctrl_c, main, args) or 0)

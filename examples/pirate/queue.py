@@ -1,0 +1,169 @@
+"""The Paranoid Pirate queue: a load-balancing broker that checks its workers.
+
+Clients (REQ, the Lazy Pirate) connect to the frontend ROUTER, workers
+(DEALER, the Paranoid Pirate worker) to the backend ROUTER.  A worker says
+``READY`` when it connects and is then *idle*; the queue hands each request
+to the idle worker that has waited longest and takes the worker's reply back
+to the client, which makes the worker idle again.  Every worker gets a
+``HEARTBEAT`` each ``heartbeat_interval``; a worker from which nothing
+(reply, ``READY`` or ``HEARTBEAT``) has come for ``liveness`` intervals is
+dropped, with whatever request it held: the client's retry covers it.
+
+Three tasks in one nursery: ``_frontend`` takes a request only while a
+worker is idle (until then requests wait in the frontend socket),
+``_backend`` reads the workers, ``_heartbeat`` sends heartbeats and drops
+expired workers.
+
+Run it: ``python -m examples.pirate.queue --frontend tcp://127.0.0.1:5555
+--backend tcp://127.0.0.1:5556``; Ctrl-C stops it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import OrderedDict
+
+import trio
+import zmq
+
+import trio_zmq
+
+from .protocol import HEARTBEAT, READY, add_heartbeat_arguments, run_script
+
+
+class Workers:
+    """The workers the queue knows: when each expires, and which are idle."""
+
+    def __init__(self, expiry_after: float) -> None:
+        self._expiry_after = expiry_after
+        self.expiry: dict[bytes, float] = {}
+        #: Idle workers, longest-waiting first.
+        self.idle: OrderedDict[bytes, None] = OrderedDict()
+        self._changed = trio.Event()
+
+    def heard_from(self, worker_id: bytes, *, idle: bool) -> None:
+        """Note a message from ``worker_id``; ``idle``: it can take a request."""
+        self.expiry[worker_id] = trio.current_time() + self._expiry_after
+        if idle:
+            self.idle[worker_id] = None
+            self._changed.set()
+
+    def take_idle(self) -> bytes | None:
+        """The longest-waiting idle worker, now busy; ``None`` if none is idle."""
+        if not self.idle:
+            return None
+        worker_id, _ = self.idle.popitem(last=False)
+        return worker_id
+
+    async def wait_idle(self) -> None:
+        """Return once some worker is idle."""
+        while not self.idle:
+            self._changed = trio.Event()
+            await self._changed.wait()
+
+    def purge(self) -> list[bytes]:
+        """Drop and return the workers that have expired."""
+        now = trio.current_time()
+        dead = [worker_id for worker_id, expiry in self.expiry.items() if expiry <= now]
+        for worker_id in dead:
+            del self.expiry[worker_id]
+            self.idle.pop(worker_id, None)
+        return dead
+
+
+async def run_queue(
+    ctx: trio_zmq.Context,
+    frontend: str,
+    backend: str,
+    *,
+    heartbeat_interval: float,
+    liveness: int = 3,
+    verbose: bool = False,
+    task_status: trio.TaskStatus[tuple[str, str]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Bind ``frontend`` and ``backend`` and broker requests until cancelled.
+
+    With ``await nursery.start(run_queue, ...)`` it returns the bound
+    endpoints (``tcp://127.0.0.1:*`` binds a random port) once both are bound.
+    """
+    workers = Workers(heartbeat_interval * liveness)
+    with ctx.socket(zmq.ROUTER) as front, ctx.socket(zmq.ROUTER) as back:
+        front.linger = back.linger = 0
+        # A worker restarted with its old id takes over the old connection.
+        back.router_handover = 1
+        front.bind(frontend)
+        back.bind(backend)
+        endpoints = (front.last_endpoint.decode(), back.last_endpoint.decode())
+
+        def log(message: str) -> None:
+            if verbose:
+                print(message, flush=True)
+
+        async def _frontend() -> None:
+            while True:
+                await workers.wait_idle()
+                request = await front.recv_multipart()
+                worker_id = workers.take_idle()
+                while worker_id is None:  # it expired while we waited
+                    await workers.wait_idle()
+                    worker_id = workers.take_idle()
+                await back.send_multipart([worker_id, *request])
+
+        async def _backend() -> None:
+            while True:
+                worker_id, *message = await back.recv_multipart()
+                if message == [READY]:
+                    log(f"worker {worker_id!r} ready")
+                    workers.heard_from(worker_id, idle=True)
+                elif message == [HEARTBEAT]:
+                    # A heartbeat from a worker we had dropped: take it back.
+                    workers.heard_from(worker_id, idle=worker_id not in workers.expiry)
+                elif len(message) >= 3:  # a reply: [client_id, b"", ...]
+                    workers.heard_from(worker_id, idle=True)
+                    await front.send_multipart(message)
+                else:
+                    log(f"invalid message from worker {worker_id!r}: {message!r}")
+
+        async def _heartbeat() -> None:
+            while True:
+                for worker_id in workers.purge():
+                    log(f"worker {worker_id!r} expired")
+                for worker_id in list(workers.expiry):
+                    await back.send_multipart([worker_id, HEARTBEAT])
+                await trio.sleep(heartbeat_interval)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_frontend)
+            nursery.start_soon(_backend)
+            nursery.start_soon(_heartbeat)
+            task_status.started(endpoints)
+
+
+async def main(args: argparse.Namespace) -> None:
+    """Run the queue until Ctrl-C."""
+    async with trio_zmq.Context(linger=0) as ctx, trio.open_nursery() as nursery:
+        frontend, backend = await nursery.start(
+            lambda task_status: run_queue(
+                ctx,
+                args.frontend,
+                args.backend,
+                heartbeat_interval=args.heartbeat,
+                liveness=args.liveness,
+                verbose=True,
+                task_status=task_status,
+            )
+        )
+        print(f"queue: clients to {frontend}, workers to {backend}", flush=True)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line of ``python -m examples.pirate.queue``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frontend", default="tcp://127.0.0.1:5555", help="bind for clients")
+    parser.add_argument("--backend", default="tcp://127.0.0.1:5556", help="bind for workers")
+    add_heartbeat_arguments(parser)
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    run_script(main, parse_args())
