@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -204,3 +205,27 @@ def test_monitor_prints_a_connection_event(tmp_path: Path) -> None:
     assert (status, err) == (0, b"")
     event, _descriptor, where = out.decode().split()
     assert (event, where) == ("ACCEPTED", endpoint)
+
+
+def test_ctrl_c_while_send_waits_for_stdin(tmp_path: Path) -> None:
+    """The read of stdin blocks a worker thread: Ctrl-C abandons it."""
+    command = [sys.executable, "-c", _WITH_CTRL_C, *_trio_zmq(), "send"]
+    sender = subprocess.Popen(
+        [*command, "-c", _endpoint(tmp_path, "nobody")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert sender.stdin is not None
+        sender.stdin.write(b"first\n")  # sent, then the next read waits
+        sender.stdin.flush()
+        time.sleep(0.5)  # into the read (were it earlier, the status would be the same)
+        sender.send_signal(signal.SIGINT)
+        _out, err = sender.communicate(timeout=_BOUND)
+    finally:
+        if sender.returncode is None:
+            sender.kill()
+            sender.communicate()
+    assert sender.returncode == INTERRUPTED
+    assert err.decode().splitlines()[-1] == "trio-zmq send: interrupted"
