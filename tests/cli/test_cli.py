@@ -81,6 +81,10 @@ def test_ctrl_c_ends_the_demo_with_one_line_and_status_130() -> None:
         (["send", "-c", "ipc://x", "-n", "0"], "trio-zmq send: error: argument -n/--count"),
         (["recv", "-c", "ipc://x", "--raw", "-d", ","], "trio-zmq recv: error: --raw and -d"),
         (["recv", "-c", "ipc://x", "--curve-server"], "trio-zmq recv: error: --curve-server needs"),
+        (
+            ["send", "-c", "ipc://x", "--curve-server-key", "k", "--curve-public-key", "k"],
+            "trio-zmq send: error: --curve-public-key needs --curve-secret-key",
+        ),
         (["recv", "-c", "ipc://x", "--subscribe", "a"], "trio-zmq recv: error: --subscribe is"),
         (["proxy", "ipc://x"], "trio-zmq proxy: error: the following arguments are required"),
         (["keys", "dir"], "trio-zmq keys: error: the following arguments are required"),
