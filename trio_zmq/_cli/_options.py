@@ -149,6 +149,8 @@ def check_socket_options(parser: argparse.ArgumentParser, args: argparse.Namespa
         parser.error("--curve-server needs --curve-secret-key")
     if args.curve_server and args.curve_server_key is not None:
         parser.error("--curve-server and --curve-server-key exclude each other")
+    if args.curve_public_key and not args.curve_secret_key:
+        parser.error("--curve-public-key needs --curve-secret-key")
     if (args.curve_public_key or args.curve_secret_key) and not (
         args.curve_server or args.curve_server_key
     ):
