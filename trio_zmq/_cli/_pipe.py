@@ -1,0 +1,141 @@
+"""``trio-zmq send`` and ``trio-zmq recv``: stdin to messages, messages to stdout.
+
+One line is one message (``-d`` splits it into frames, and joins received
+frames with it); ``--raw`` sends the whole of stdin as one message and
+writes received frames as they are.  A REQ ``send`` prints each reply; a
+REP ``recv`` answers each request with itself, or with ``--reply``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from ._command import Parser
+from ._options import (
+    Progress,
+    Stdin,
+    add_count_and_timeout,
+    add_socket_options,
+    bounded,
+    check_socket_options,
+    delimiter,
+    open_context,
+    open_socket,
+    write_stdout,
+)
+
+SEND_TYPES = ("PUSH", "PUB", "REQ", "DEALER", "ROUTER", "PAIR")
+RECV_TYPES = ("PULL", "SUB", "REP", "DEALER", "ROUTER", "PAIR")
+#: How recv joins the frames of a multipart message without ``-d``.
+DEFAULT_JOIN = b"\t"
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-d",
+        "--delimiter",
+        type=delimiter,
+        help="frame delimiter within a line (escapes such as '\\t' work)",
+    )
+    parser.add_argument("--raw", action="store_true", help="binary data, no lines")
+    add_count_and_timeout(parser, "messages")
+    parser.add_argument("--progress", action="store_true", help="a message count on stderr")
+
+
+def add_parsers(commands: argparse._SubParsersAction[Parser]) -> None:
+    """The ``send`` and ``recv`` subcommands."""
+    send = commands.add_parser(
+        "send",
+        help="send the lines of stdin as messages",
+        description="Send each line of stdin as a message (REQ: print each reply).",
+    )
+    add_socket_options(send, "PUSH")
+    _add_common(send)
+    send.add_argument(
+        "--linger",
+        type=int,
+        default=-1,
+        metavar="MS",
+        help="how long to wait at the end for queued messages to go (-1: until they do)",
+    )
+    recv = commands.add_parser(
+        "recv",
+        help="print received messages as lines",
+        description="Print each message received as a line (REP: answer each request).",
+    )
+    add_socket_options(recv, "PULL")
+    _add_common(recv)
+    recv.add_argument(
+        "--subscribe",
+        action="append",
+        metavar="PREFIX",
+        help="SUB: receive messages starting with PREFIX (repeatable; default: all)",
+    )
+    recv.add_argument("--reply", metavar="TEXT", help="REP: answer every request with TEXT")
+
+
+def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Errors in the arguments of send or recv (exit status 2)."""
+    check_socket_options(parser, args)
+    allowed = SEND_TYPES if args.command == "send" else RECV_TYPES
+    if args.type not in allowed:
+        parser.error(f"{args.command} takes a socket of type {', '.join(allowed)}, not {args.type}")
+    if args.raw and args.delimiter is not None:
+        parser.error("--raw and -d/--delimiter exclude each other")
+    if args.command == "recv":
+        if args.subscribe and args.type != "SUB":
+            parser.error("--subscribe is for a SUB socket")
+        if args.reply is not None and args.type != "REP":
+            parser.error("--reply is for a REP socket")
+
+
+def _render(frames: list[bytes], args: argparse.Namespace) -> bytes:
+    if args.raw:
+        return b"".join(frames)
+    return (args.delimiter or DEFAULT_JOIN).join(frames) + b"\n"
+
+
+async def send(args: argparse.Namespace) -> int:
+    """``trio-zmq send``: returns the exit status."""
+    stdin = Stdin()
+    progress = Progress("trio-zmq send", args.progress)
+    with bounded(args.timeout):
+        async with open_context() as ctx:
+            sock = open_socket(ctx, args)
+            while args.count is None or progress.count < args.count:
+                if args.raw:
+                    if progress.count:
+                        break
+                    frames = [await stdin.read_all()]
+                else:
+                    line = await stdin.readline()
+                    if line is None:
+                        break
+                    frames = line.split(args.delimiter) if args.delimiter else [line]
+                await sock.send_multipart(frames)
+                if args.type == "REQ":
+                    await write_stdout(_render(await sock.recv_multipart(), args))
+                progress.tick()
+            # What is queued goes out now (or after --linger ms, lost).
+            sock.close(linger=args.linger)
+    progress.show()
+    return 0
+
+
+async def recv(args: argparse.Namespace) -> int:
+    """``trio-zmq recv``: returns the exit status."""
+    progress = Progress("trio-zmq recv", args.progress)
+    with bounded(args.timeout):
+        async with open_context() as ctx:
+            sock = open_socket(ctx, args)
+            while args.count is None or progress.count < args.count:
+                frames = await sock.recv_multipart()
+                await write_stdout(_render(frames, args))
+                if args.type == "REP":
+                    reply = frames if args.reply is None else [args.reply.encode()]
+                    await sock.send_multipart(reply)
+                progress.tick()
+            if args.type == "REP":
+                sock.close(linger=1000)  # the last reply goes out, if it can
+    progress.show()
+    return 0

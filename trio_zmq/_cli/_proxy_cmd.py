@@ -1,0 +1,61 @@
+"""``trio-zmq proxy FRONTEND BACKEND``: :func:`trio_zmq.proxy` between two sockets.
+
+An endpoint may start with ``bind:`` or ``connect:``; without a prefix the
+socket binds (a broker is the fixed point others connect to).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import trio_zmq
+
+from ._command import Parser
+from ._options import SOCKET_TYPES, open_context, socket_type
+
+_PREFIXES = ("bind:", "connect:")
+
+
+def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
+    """The ``proxy`` subcommand."""
+    proxy = commands.add_parser(
+        "proxy",
+        help="forward messages between two sockets until interrupted",
+        description=(
+            "Forward messages between a frontend and a backend socket until "
+            "interrupted. ENDPOINT may start with bind: or connect: (default: bind)."
+        ),
+    )
+    proxy.add_argument("frontend", metavar="FRONTEND_ENDPOINT")
+    proxy.add_argument("backend", metavar="BACKEND_ENDPOINT")
+    proxy.add_argument("--frontend-type", type=socket_type, default="ROUTER", help="(ROUTER)")
+    proxy.add_argument("--backend-type", type=socket_type, default="DEALER", help="(DEALER)")
+
+
+def split_endpoint(text: str) -> tuple[str, str]:
+    """``bind:tcp://...`` -> ``("bind", "tcp://...")``; no prefix means bind."""
+    for prefix in _PREFIXES:
+        if text.startswith(prefix):
+            return prefix[:-1], text[len(prefix) :]
+    return "bind", text
+
+
+def _open(ctx: trio_zmq.Context, type_name: str, endpoint: str) -> trio_zmq.Socket:
+    sock = ctx.socket(SOCKET_TYPES[type_name])
+    how, address = split_endpoint(endpoint)
+    if type_name == "SUB":
+        sock.subscribe(b"")
+    if how == "bind":
+        sock.bind(address)
+    else:
+        sock.connect(address)
+    return sock
+
+
+async def proxy(args: argparse.Namespace) -> int:
+    """``trio-zmq proxy``: forwards until interrupted."""
+    async with open_context() as ctx:
+        frontend = _open(ctx, args.frontend_type, args.frontend)
+        backend = _open(ctx, args.backend_type, args.backend)
+        await trio_zmq.proxy(frontend, backend)
+    raise AssertionError("trio_zmq.proxy returned")  # it forwards until cancelled
