@@ -8,7 +8,9 @@ docs/performance.md); ``nox -s bench`` installs the ``bench`` extra and runs
   use pyzmq, against a peer process (``python -m benchmarks bench --quick``);
 * ``nox -s bench -- wake --quick``: wake-up-bound services in one process;
 * ``nox -s bench -- costs --quick``: microseconds per call in one process;
-* ``nox -s bench -- engines --quick``: the engine's trio and anyio paths.
+* ``nox -s bench -- engines --quick``: the engine's trio and anyio paths;
+* ``nox -s bench -- instructions --only busy``: instructions per job under
+  valgrind (needs valgrind).
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ def demo(session: nox.Session) -> None:
     session.run("trio-zmq", "demo", *session.posargs)
 
 
-BENCHMARKS = ("bench", "wake", "costs", "engines")
+BENCHMARKS = ("bench", "wake", "costs", "engines", "instructions")
 
 
 @nox.session
