@@ -113,9 +113,6 @@ class Backend:
         """Wake the engine's watcher from :meth:`sleep_on_fd`."""
         raise NotImplementedError
 
-    def notify_closing(self, fd: int) -> None:
-        raise NotImplementedError
-
     def move_on_after(self, seconds: float) -> Scope:
         raise NotImplementedError
 
@@ -173,9 +170,6 @@ class _Trio(Backend):
             engine.watch_scope.cancel()
         else:
             trio.lowlevel.notify_closing(engine.fd)
-
-    def notify_closing(self, fd: int) -> None:
-        trio.lowlevel.notify_closing(fd)
 
     def move_on_after(self, seconds: float) -> trio.CancelScope:
         return trio.move_on_after(seconds)
@@ -235,9 +229,6 @@ class _Anyio(Backend):
         # asyncio has no notify_closing that leaves the fd usable: a cancel
         # scope per sleep it is.
         engine.watch_scope.cancel()
-
-    def notify_closing(self, fd: int) -> None:
-        anyio.notify_closing(fd)
 
     def move_on_after(self, seconds: float) -> anyio.CancelScope:
         return anyio.move_on_after(seconds)
@@ -323,9 +314,6 @@ class Wrapper(Backend):
 
     def poke(self, engine: Engine) -> None:
         self.inner.poke(engine)
-
-    def notify_closing(self, fd: int) -> None:
-        self.inner.notify_closing(fd)
 
     def move_on_after(self, seconds: float) -> Scope:
         return self.inner.move_on_after(seconds)
