@@ -166,6 +166,14 @@ def open_fds() -> int:
     return len(os.listdir(f"/proc/{os.getpid()}/fd"))
 
 
+async def kill_process(process: trio.Process) -> None:
+    """SIGKILL ``process`` and reap it: shielded (it runs on the way out of
+    cancelled tests) and bounded."""
+    with trio.CancelScope(shield=True), trio.fail_after(10):
+        process.kill()
+        await process.wait()
+
+
 class Peer:
     """A real peer process running tests/peer.py with blocking pyzmq."""
 

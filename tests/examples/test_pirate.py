@@ -25,6 +25,8 @@ from examples.pirate.protocol import worker_reply
 from examples.pirate.queue import run_queue
 from trio_zmq.testing import ChaosSchedule, chaos_mode, chaos_schedules
 
+from tests.helpers import kill_process
+
 ROOT = Path(__file__).resolve().parents[2]
 HEARTBEAT = 0.1  # seconds; the workers expire after 3 silent intervals
 TIMEOUT = 0.5  # the client's wait per attempt
@@ -96,11 +98,9 @@ class Worker:
         if self.process is None:
             return
         process, self.process = self.process, None
-        with trio.CancelScope(shield=True), trio.fail_after(10):
-            process.kill()
-            await process.wait()
-            if process.stdout is not None:
-                await process.stdout.aclose()
+        await kill_process(process)
+        if process.stdout is not None:
+            await process.stdout.aclose()
 
 
 class Pirates:
