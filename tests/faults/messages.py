@@ -8,10 +8,16 @@ message in a :class:`Ledger`, which raises at once on a torn message (a
 frame missing, extra or altered), a duplicate or a reordering (a sequence
 number not above the last one from that sender), and afterwards says
 which messages are missing.
+
+A ledger with ``ordered=False`` accepts a message that comes after a later
+one of its sender (still never twice): across a connection that libzmq
+dropped and made again, what the old connection had already handed to the
+kernel may still arrive, after what the new one carried.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import os
 from dataclasses import dataclass, field
@@ -53,15 +59,25 @@ class Ledger:
     """Everything one receiver got, per sender, checked as it arrives."""
 
     name: str = "receiver"
+    ordered: bool = True
     received: dict[bytes, list[int]] = field(default_factory=dict)
+    late: int = 0  # messages that came after a later one (ordered=False)
+    _seen: dict[bytes, set[int]] = field(default_factory=dict)
 
     def record(self, frames: list[bytes]) -> tuple[bytes, int]:
         sender, seq = parse(frames)
         seqs = self.received.setdefault(sender, [])
-        if seqs and seq <= seqs[-1]:
-            kind = "duplicate" if seq in seqs else "reordered"
-            raise Duplicate(f"{self.name}: {kind} {sender!r} #{seq} after #{seqs[-1]}")
-        seqs.append(seq)
+        seen = self._seen.setdefault(sender, set())
+        if seq in seen:
+            raise Duplicate(f"{self.name}: duplicate {sender!r} #{seq}")
+        if seqs and seq < seqs[-1]:
+            if self.ordered:
+                raise Duplicate(f"{self.name}: reordered {sender!r} #{seq} after #{seqs[-1]}")
+            self.late += 1
+            bisect.insort(seqs, seq)
+        else:
+            seqs.append(seq)
+        seen.add(seq)
         return sender, seq
 
     def count(self, sender: bytes | None = None) -> int:
@@ -75,7 +91,7 @@ class Ledger:
 
     def missing(self, sender: bytes, sent: int, first: int = 0) -> list[int]:
         """Of ``first`` .. ``sent - 1``, the sequence numbers not received."""
-        got = set(self.received.get(sender, ()))
+        got = self._seen.get(sender, set())
         return [n for n in range(first, sent) if n not in got]
 
     def assert_exactly_once(self, sender: bytes, sent: int, first: int = 0) -> None:

@@ -15,6 +15,8 @@ duplicate nor drop (``tests/faults/traffic.py``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pytest
 import trio
 import zmq
@@ -33,23 +35,32 @@ RELAY, ECHO, PUB = 5000, 5002, 5003
 
 
 async def start_traffic(
-    stage: Scene, host_index: int, stop: trio.Event, impl: str = "trio", *peer_args: str
+    stage: Scene,
+    host_index: int,
+    stop: trio.Event,
+    impl: str = "trio",
+    *peer_args: str,
+    options: Mapping[zmq.SocketOption, int] | None = None,
+    ordered: bool = True,
 ) -> tuple[dict[str, Flow], dict[str, trio_zmq.Socket]]:
     """The peer in host ``host_index`` and flows through it: push (relay
-    and back), dealer (echo) and sub (pub); the flows and the sockets."""
+    and back), dealer (echo) and sub (pub); the flows and the sockets.
+    ``options`` are set on every trio socket; ``ordered=False``: the
+    receivers accept late messages (see ``tests/faults/messages.py``)."""
     host = stage.net.hosts[host_index]
     await stage.peer(
         host, "--impl", impl, "--relay", str(RELAY), "--echo", str(ECHO), "--pub", str(PUB),
         "--hwm", PEER_HWM, "--rate", str(RATE), *peer_args,
     )  # fmt: skip
-    push = stage.socket(zmq.PUSH, host.endpoint(RELAY), BLOCKING)
-    pull = stage.socket(zmq.PULL, host.endpoint(RELAY + 1))
-    dealer = stage.socket(zmq.DEALER, host.endpoint(ECHO), BLOCKING)
-    sub = stage.socket(zmq.SUB, host.endpoint(PUB), {zmq.RCVHWM: 0})
+    common = dict(options or {})
+    push = stage.socket(zmq.PUSH, host.endpoint(RELAY), {**BLOCKING, **common})
+    pull = stage.socket(zmq.PULL, host.endpoint(RELAY + 1), common)
+    dealer = stage.socket(zmq.DEALER, host.endpoint(ECHO), {**BLOCKING, **common})
+    sub = stage.socket(zmq.SUB, host.endpoint(PUB), {zmq.RCVHWM: 0, **common})
     flows = {
-        "push": stage.flow("push", push, stop, rate=RATE, size=SIZE),
-        "dealer": stage.flow("dealer", dealer, stop, rate=RATE, size=SIZE),
-        "sub": stage.flow("sub", sub, stop),
+        "push": stage.flow("push", push, stop, ordered, rate=RATE, size=SIZE),
+        "dealer": stage.flow("dealer", dealer, stop, ordered, rate=RATE, size=SIZE),
+        "sub": stage.flow("sub", sub, stop, ordered=True),
     }
     for sock, name in ((pull, "push"), (dealer, "dealer"), (sub, "sub")):
         stage.nursery.start_soon(recv_flow, sock, flows[name])

@@ -44,6 +44,7 @@ class Flow:
 
     name: str
     sender: bytes
+    ordered: bool = True
     ledger: Ledger = field(init=False)
     sent: int = 0
     cancelled_sends: int = 0
@@ -51,7 +52,7 @@ class Flow:
     arrivals: list[float] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.ledger = Ledger(self.name)
+        self.ledger = Ledger(self.name, self.ordered)
 
     def arrived_between(self, start: float, end: float) -> int:
         return sum(start <= t < end for t in self.arrivals)
@@ -164,9 +165,11 @@ class Scene:
         await self.nursery.start(run)
         return watch
 
-    def flow(self, name: str, sock: trio_zmq.Socket, stop: trio.Event, **send: Any) -> Flow:
+    def flow(
+        self, name: str, sock: trio_zmq.Socket, stop: trio.Event, ordered: bool, **send: Any
+    ) -> Flow:
         """A flow sent on ``sock`` (unless it is a SUB) at ``send``'s rate."""
-        flow = Flow(name, f"{name}-trio".encode())
+        flow = Flow(name, f"{name}-trio".encode(), ordered)
         if sock.type != zmq.SUB:
             self.nursery.start_soon(lambda: send_flow(sock, flow, stop, **send))
         return flow
