@@ -29,7 +29,7 @@ import zmq
 
 import trio_zmq
 
-from tests.faults.messages import Ledger, make
+from tests.faults.messages import Ledger, gaps, make
 from tests.netns import Host, Network, PeerProcess
 
 #: How long one send or receive may wait before it is cancelled and retried.
@@ -102,6 +102,57 @@ async def recv_flow(sock: trio_zmq.Socket, flow: Flow) -> None:
             continue
         flow.ledger.record(frames)
         flow.arrivals.append(trio.current_time())
+
+
+def assert_lost_only_in_flight(flow: Flow, sent_before_recovery: int) -> list[tuple[int, int]]:
+    """What ``flow`` lost: only messages sent before the new peer took
+    traffic; afterwards, everything.  The runs of lost messages."""
+    missing = flow.ledger.missing(flow.sender, flow.sent)
+    assert not missing or max(missing) < sent_before_recovery, (
+        f"{flow.name}: lost {gaps(missing)}, after the peer was back at #{sent_before_recovery}"
+    )
+    return gaps(missing)
+
+
+def assert_publishers_contiguous(flow: Flow, skip: Mapping[bytes, int] | None = None) -> None:
+    """Each publisher's messages, from the first received (past the first
+    ``skip[publisher]``) to the last: no gap.  (A killed publisher loses its
+    tail, a new one its head, a dropped connection what it carried.)"""
+    for publisher, seqs in flow.ledger.received.items():
+        tail = seqs[(skip or {}).get(publisher, 0) :]
+        assert not tail or tail == list(range(tail[0], tail[-1] + 1)), (
+            f"{publisher!r}: {gaps(tail)}"
+        )
+
+
+async def recover(
+    flows: Mapping[str, Flow], stop: trio.Event, figure: dict[str, float], label: str
+) -> None:
+    """After an outage that ended just now (a peer restarted or resumed, a
+    link up): measure when each flow delivers again, let the traffic run a
+    second, stop the senders, wait for the last message of each, and check
+    the contract after an outage.  Messages in flight during it may be lost
+    (or come late, if the ledger allows it); everything sent afterwards
+    arrives, nothing twice, nothing torn; the senders blocked meanwhile and
+    were cancelled and retried; the publisher's stream has no gap after it.
+    """
+    back = trio.current_time()
+    published = {p: len(seqs) for p, seqs in flows["sub"].ledger.received.items()}
+    sent_before = {name: flow.sent for name, flow in flows.items()}
+    for name, flow in flows.items():
+        figure[f"{label}: {name} flows again after"] = await flow.arrivals_after(back)
+    await trio.sleep(1)
+    stop.set()
+    for name in ("push", "dealer"):
+        flow = flows[name]
+        await flow.drained()
+        lost = assert_lost_only_in_flight(flow, sent_before[name])
+        print(
+            f"{label}: {name}: sent {flow.sent}, lost {lost}, {flow.ledger.late} late, "
+            f"{flow.cancelled_sends} sends cancelled"
+        )
+        assert flow.cancelled_sends > 0, f"{name}: the sender never blocked"
+    assert_publishers_contiguous(flows["sub"], published)
 
 
 @dataclass
