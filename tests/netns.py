@@ -86,6 +86,15 @@ def remove_leftovers() -> list[str]:
         if match and not _pid_alive(int(match.group(2))):
             _delete_namespace(match.group(1))
             removed.append(match.group(1))
+    for line in run("ip", "route", "show").splitlines():
+        match = re.match(r"^unreachable (10\.\d+\.\d+\.0/24) metric (\d+)", line)
+        if match and not _pid_alive(int(match.group(2))):
+            subprocess.run(
+                ["ip", "route", "del", "unreachable", match.group(1), "metric", match.group(2)],
+                capture_output=True,
+                check=False,
+            )
+            removed.append(f"route {match.group(1)}")
     for line in run("ip", "-o", "link", "show").splitlines():
         match = re.match(rf"^\d+: ({PREFIX}(\d+)\w*)[@:]", line)
         if match and not _pid_alive(int(match.group(2))):
@@ -148,6 +157,8 @@ class Network:
     count: int
     tag: str = ""
     hosts: list[Host] = field(default_factory=list)
+    #: The ``unreachable`` route that keeps the test subnet in.
+    fence: tuple[str, ...] = ()
     #: (monotonic time, what) for every fault, in order.
     log: list[tuple[float, str]] = field(default_factory=list)
 
@@ -156,7 +167,9 @@ class Network:
         pid = os.getpid()
         subnet = free_subnet(pid)
         base = f"{PREFIX}{pid}{self.tag}"
+        self.fence = ("unreachable", str(subnet), "metric", str(pid))
         try:
+            run("ip", "route", "add", *self.fence)
             for i in range(self.count):
                 near, far = subnet[4 * i + 1], subnet[4 * i + 2]
                 host = Host(f"{base}h{i}", str(far), str(near), f"{base}r{i}", f"{base}p{i}")
@@ -195,6 +208,9 @@ class Network:
             # say it explicitly so the name is free at once.
             subprocess.run(["ip", "link", "del", host.near_link], capture_output=True, check=False)
         self.hosts.clear()
+        if self.fence:
+            subprocess.run(["ip", "route", "del", *self.fence], capture_output=True, check=False)
+            self.fence = ()
 
     def __enter__(self) -> Network:
         return self.create()

@@ -51,7 +51,7 @@ def figure() -> Iterator[dict[str, float]]:
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not FIGURES:
         return
-    terminalreporter.section("fault figures (seconds)")
+    terminalreporter.section("fault figures (seconds, unless named)")
     for name, value in sorted(FIGURES.items()):
         terminalreporter.write_line(f"{name:<60} {value:8.3f}")
     path = Path(FIGURES_FILE)

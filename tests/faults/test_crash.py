@@ -43,6 +43,8 @@ async def test_killed_peer_restarts_on_the_same_endpoint(
         figure[f"crash ({impl} peer): disconnect seen after"] = disconnected - killed
         await trio.sleep(0.5)  # senders block or queue meanwhile: no peer
         await peer.start(stage.nursery)
-        await recover(flows, stop, figure, f"crash ({impl} peer), after the restart")
+        await recover(
+            flows, stop, figure, f"crash ({impl} peer), after the restart", trio.current_time()
+        )
         assert_publishers_contiguous(flows["sub"])
         assert len(flows["sub"].ledger.received) == 2  # the killed publisher and the new one

@@ -88,8 +88,9 @@ async def test_dead_peer_detected_by_heartbeats(
             figure[f"heartbeat, {fault} ({impl} peer): {name} disconnect after"] = seen - began
             assert seen - began >= IVL / 1000, f"{name}: dropped before any heartbeat was due"
         await trio.sleep(max(0.0, began + OUTAGE - trio.current_time()))
+        back = trio.current_time()
         if fault == "hung":
             peer.signal(signal.SIGCONT)
         else:
             await net.link_up(host)
-        await recover(flows, stop, figure, f"heartbeat, {fault} ({impl} peer)")
+        await recover(flows, stop, figure, f"heartbeat, {fault} ({impl} peer)", back)

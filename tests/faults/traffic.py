@@ -126,9 +126,9 @@ def assert_publishers_contiguous(flow: Flow, skip: Mapping[bytes, int] | None = 
 
 
 async def recover(
-    flows: Mapping[str, Flow], stop: trio.Event, figure: dict[str, float], label: str
+    flows: Mapping[str, Flow], stop: trio.Event, figure: dict[str, float], label: str, back: float
 ) -> None:
-    """After an outage that ended just now (a peer restarted or resumed, a
+    """After an outage that ended at ``back`` (a peer restarted or resumed, a
     link up): measure when each flow delivers again, let the traffic run a
     second, stop the senders, wait for the last message of each, and check
     the contract after an outage.  Messages in flight during it may be lost
@@ -136,7 +136,6 @@ async def recover(
     arrives, nothing twice, nothing torn; the senders blocked meanwhile and
     were cancelled and retried; the publisher's stream has no gap after it.
     """
-    back = trio.current_time()
     published = {p: len(seqs) for p, seqs in flows["sub"].ledger.received.items()}
     sent_before = {name: flow.sent for name, flow in flows.items()}
     for name, flow in flows.items():
