@@ -11,6 +11,9 @@ docs/performance.md); ``nox -s bench`` installs the ``bench`` extra and runs
 * ``nox -s bench -- engines --quick``: the engine's trio and anyio paths;
 * ``nox -s bench -- instructions --only busy``: instructions per job under
   valgrind (needs valgrind).
+
+``nox -s soak -- --minutes 30`` runs the soak across test hosts in network
+namespaces (as root; CI runs one minute): see docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -50,6 +53,14 @@ def demo(session: nox.Session) -> None:
     """Run the main job, ``trio-zmq demo``."""
     session.install(".")
     session.run("trio-zmq", "demo", *session.posargs)
+
+
+@nox.session
+def soak(session: nox.Session) -> None:
+    """The soak across test hosts (root, iproute2): ``nox -s soak -- --minutes 30``
+    (``python -m tests.faults.soak --help``; see docs/reliability.md)."""
+    session.install("-e", ".[test]")
+    session.run("python", "-m", "tests.faults.soak", *session.posargs)
 
 
 BENCHMARKS = ("bench", "wake", "costs", "engines", "instructions")

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import threading
 import time
@@ -194,6 +195,9 @@ def rep_pyzmq(rep: zmq.Socket[Any], delay: float) -> None:
 
 def main() -> None:
     args = parse_args()
+    # A Ctrl-C in the terminal reaches the whole process group: the test
+    # (or the soak) ends, and we with it, through stdin, without a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     exit_when_stdin_closes()
     if args.impl == "trio":
         trio.run(serve_trio, args)
