@@ -37,6 +37,8 @@ async def test_killed_peer_restarts_on_the_same_endpoint(
             await flow.arrivals_after(trio.current_time())
         await trio.sleep(0.5)
 
+        for flow in flows.values():
+            flow.outage_begins()
         peer.signal(signal.SIGKILL)
         killed = trio.current_time()
         disconnected = await watch.wait_for(zmq.Event.DISCONNECTED, killed, DETECTION_BOUND)

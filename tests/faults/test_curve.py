@@ -54,6 +54,8 @@ async def test_curve_sessions_across_a_partition(
             await flow.arrivals_after(trio.current_time())
         await trio.sleep(0.5)
 
+        for flow in flows.values():
+            flow.outage_begins()
         await net.link_down(host)
         down = trio.current_time()
         await trio.sleep(PARTITION)

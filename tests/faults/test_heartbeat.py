@@ -74,6 +74,8 @@ async def test_dead_peer_detected_by_heartbeats(
             await flow.arrivals_after(trio.current_time())
         await trio.sleep(0.5)
 
+        for flow in flows.values():
+            flow.outage_begins()
         if fault == "hung":
             peer.signal(signal.SIGSTOP)
         else:

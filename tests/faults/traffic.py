@@ -50,9 +50,16 @@ class Flow:
     cancelled_sends: int = 0
     cancelled_recvs: int = 0
     arrivals: list[float] = field(default_factory=list)
+    #: The last message received when the outage began (see ``outage_begins``).
+    last_before_outage: int = -1
 
     def __post_init__(self) -> None:
         self.ledger = Ledger(self.name, self.ordered)
+
+    def outage_begins(self) -> None:
+        """Note what had arrived when the fault struck: all of it, in order."""
+        self.ledger.assert_exactly_once(self.sender, self.ledger.last(self.sender) + 1)
+        self.last_before_outage = self.ledger.last(self.sender)
 
     def arrived_between(self, start: float, end: float) -> int:
         return sum(start <= t < end for t in self.arrivals)
@@ -105,11 +112,14 @@ async def recv_flow(sock: trio_zmq.Socket, flow: Flow) -> None:
 
 
 def assert_lost_only_in_flight(flow: Flow, sent_before_recovery: int) -> list[tuple[int, int]]:
-    """What ``flow`` lost: only messages sent before the new peer took
-    traffic; afterwards, everything.  The runs of lost messages."""
+    """What ``flow`` lost: only messages in flight during the outage, that is
+    after the last one received when it began (:meth:`Flow.outage_begins`)
+    and before the peer was back; everything else.  The runs of lost messages."""
     missing = flow.ledger.missing(flow.sender, flow.sent)
-    assert not missing or max(missing) < sent_before_recovery, (
-        f"{flow.name}: lost {gaps(missing)}, after the peer was back at #{sent_before_recovery}"
+    in_flight = range(flow.last_before_outage + 1, sent_before_recovery)
+    assert all(n in in_flight for n in missing), (
+        f"{flow.name}: lost {gaps(missing)}; only #{in_flight.start}..#{in_flight.stop - 1} "
+        "were in flight during the outage"
     )
     return gaps(missing)
 
