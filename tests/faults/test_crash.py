@@ -32,7 +32,7 @@ async def test_killed_peer_restarts_on_the_same_endpoint(
     async with scene(net) as stage:
         flows, sockets = await start_traffic(stage, 0, stop, impl)
         (peer,) = stage.peers
-        watch = await stage.watch(sockets["push"])
+        watches = {name: await stage.watch(sockets[name]) for name in ("push", "dealer")}
         for flow in flows.values():
             await flow.arrivals_after(trio.current_time())
         await trio.sleep(0.5)
@@ -41,8 +41,11 @@ async def test_killed_peer_restarts_on_the_same_endpoint(
             flow.outage_begins()
         peer.signal(signal.SIGKILL)
         killed = trio.current_time()
-        disconnected = await watch.wait_for(zmq.Event.DISCONNECTED, killed, DETECTION_BOUND)
-        figure[f"crash ({impl} peer): disconnect seen after"] = disconnected - killed
+        for name, watch in watches.items():
+            seen = await watch.wait_for(zmq.Event.DISCONNECTED, killed, DETECTION_BOUND)
+            figure[f"crash ({impl} peer): {name} disconnect seen after"] = seen - killed
+        for flow in flows.values():
+            flow.outage_detected()
         await trio.sleep(0.5)  # senders block or queue meanwhile: no peer
         await peer.start(stage.nursery)
         await recover(

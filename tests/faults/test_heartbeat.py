@@ -89,6 +89,8 @@ async def test_dead_peer_detected_by_heartbeats(
             seen = await watches[name].wait_for(zmq.Event.DISCONNECTED, began, DETECTION_BOUND)
             figure[f"heartbeat, {fault} ({impl} peer): {name} disconnect after"] = seen - began
             assert seen - began >= IVL / 1000, f"{name}: dropped before any heartbeat was due"
+        for flow in flows.values():
+            flow.outage_detected()
         await trio.sleep(max(0.0, began + OUTAGE - trio.current_time()))
         back = trio.current_time()
         if fault == "hung":

@@ -52,6 +52,8 @@ class Flow:
     arrivals: list[float] = field(default_factory=list)
     #: The last message received when the outage began (see ``outage_begins``).
     last_before_outage: int = -1
+    #: How many had been sent when the outage was detected (``outage_detected``).
+    sent_at_detection: int = -1
 
     def __post_init__(self) -> None:
         self.ledger = Ledger(self.name, self.ordered)
@@ -60,6 +62,11 @@ class Flow:
         """Note what had arrived when the fault struck: all of it, in order."""
         self.ledger.assert_exactly_once(self.sender, self.ledger.last(self.sender) + 1)
         self.last_before_outage = self.ledger.last(self.sender)
+
+    def outage_detected(self) -> None:
+        """Note how much was sent when libzmq dropped the connection: what
+        is sent later waits in the socket's queue for the next connection."""
+        self.sent_at_detection = self.sent
 
     def arrived_between(self, start: float, end: float) -> int:
         return sum(start <= t < end for t in self.arrivals)
@@ -111,15 +118,19 @@ async def recv_flow(sock: trio_zmq.Socket, flow: Flow) -> None:
         flow.arrivals.append(trio.current_time())
 
 
-def assert_lost_only_in_flight(flow: Flow, sent_before_recovery: int) -> list[tuple[int, int]]:
-    """What ``flow`` lost: only messages in flight during the outage, that is
-    after the last one received when it began (:meth:`Flow.outage_begins`)
-    and before the peer was back; everything else.  The runs of lost messages."""
+def assert_lost_only_in_flight(flow: Flow) -> list[tuple[int, int]]:
+    """What ``flow`` lost: only messages in flight when the connection died,
+    that is after the last one received when the fault struck
+    (:meth:`Flow.outage_begins`) and sent before libzmq saw the connection
+    drop (:meth:`Flow.outage_detected`); later ones waited in the queue of
+    the trio socket for the next connection and must arrive.  The runs of
+    lost messages."""
+    assert flow.sent_at_detection >= 0, f"{flow.name}: outage_detected() was not called"
     missing = flow.ledger.missing(flow.sender, flow.sent)
-    in_flight = range(flow.last_before_outage + 1, sent_before_recovery)
+    in_flight = range(flow.last_before_outage + 1, flow.sent_at_detection)
     assert all(n in in_flight for n in missing), (
         f"{flow.name}: lost {gaps(missing)}; only #{in_flight.start}..#{in_flight.stop - 1} "
-        "were in flight during the outage"
+        "were in flight when the connection dropped"
     )
     return gaps(missing)
 
@@ -147,7 +158,6 @@ async def recover(
     were cancelled and retried; the publisher's stream has no gap after it.
     """
     published = {p: len(seqs) for p, seqs in flows["sub"].ledger.received.items()}
-    sent_before = {name: flow.sent for name, flow in flows.items()}
     for name, flow in flows.items():
         figure[f"{label}: {name} flows again after"] = await flow.arrivals_after(back)
     await trio.sleep(1)
@@ -155,7 +165,7 @@ async def recover(
     for name in ("push", "dealer"):
         flow = flows[name]
         await flow.drained()
-        lost = assert_lost_only_in_flight(flow, sent_before[name])
+        lost = assert_lost_only_in_flight(flow)
         print(
             f"{label}: {name}: sent {flow.sent}, lost {lost}, {flow.ledger.late} late, "
             f"{flow.cancelled_sends} sends cancelled"
