@@ -295,8 +295,10 @@ class PeerProcess:
         nursery.start_soon(self._read, process, ready)
         with trio.fail_after(STARTUP_BOUND):
             await ready.wait()
-        if process.returncode is not None:
-            raise AssertionError(f"peer {self.args} exited ({process.returncode}) before 'ready'")
+            if "ready" not in self.lines:  # its output ended first: it exited
+                status = await process.wait()
+                raise AssertionError(f"peer {self.args} exited ({status}) before 'ready'")
+        self.lines.remove("ready")
 
     async def _read(self, process: trio.Process, ready: trio.Event) -> None:
         assert process.stdout is not None
@@ -307,10 +309,9 @@ class PeerProcess:
                 *complete, buffer = buffer.split(b"\n")
                 for line in complete:
                     text = line.decode()
+                    self.lines.append(text)
                     if text == "ready":
                         ready.set()
-                    else:
-                        self.lines.append(text)
         ready.set()
 
     def signal(self, signum: int) -> None:

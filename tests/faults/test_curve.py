@@ -35,9 +35,8 @@ async def test_curve_sessions_across_a_partition(
     server_public, server_secret = zmq.curve_keypair()
     stop = trio.Event()
     async with scene(net) as stage:
-        await stage.peer(
-            host, "--impl", impl, "--echo", str(PORT), "--curve-secret", server_secret.decode()
-        )
+        curve = f"--curve-secret={server_secret.decode()}"  # a Z85 key may start with "-"
+        await stage.peer(host, "--impl", impl, "--echo", str(PORT), curve)
         flows: dict[str, Flow] = {}
         watches = {}
         for name, extra in (("steady", {}), ("heartbeat", HEARTBEATS)):

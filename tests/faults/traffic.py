@@ -78,15 +78,19 @@ class Flow:
 
     async def drained(self, sender: bytes | None = None, bound: float = DRAIN_BOUND) -> None:
         """Wait until the last message sent has arrived."""
-        with trio.fail_after(bound):
+        with trio.move_on_after(bound):
             while self.ledger.last(sender or self.sender) < self.sent - 1:  # noqa: ASYNC110
                 await trio.sleep(0.01)
+        last = self.ledger.last(sender or self.sender)
+        assert last == self.sent - 1, f"{self.name}: #{last} arrived, #{self.sent - 1} was sent"
 
     async def arrivals_after(self, moment: float, bound: float = DRAIN_BOUND) -> float:
         """Wait for an arrival after ``moment``; the seconds it took from there."""
-        with trio.fail_after(bound):
+        with trio.move_on_after(bound):
             while not self.arrivals or self.arrivals[-1] < moment:  # noqa: ASYNC110
                 await trio.sleep(0.01)
+        assert self.arrivals, f"{self.name}: nothing ever arrived"
+        assert self.arrivals[-1] >= moment, f"{self.name}: nothing in {bound} s"
         return self.first_arrival_after(moment)
 
 
@@ -155,7 +159,8 @@ async def recover(
     the contract after an outage.  Messages in flight during it may be lost
     (or come late, if the ledger allows it); everything sent afterwards
     arrives, nothing twice, nothing torn; the senders blocked meanwhile and
-    were cancelled and retried; the publisher's stream has no gap after it.
+    the receivers waited, and were cancelled and retried; the publisher's
+    stream has no gap after it.
     """
     published = {p: len(seqs) for p, seqs in flows["sub"].ledger.received.items()}
     for name, flow in flows.items():
@@ -171,6 +176,8 @@ async def recover(
             f"{flow.cancelled_sends} sends cancelled"
         )
         assert flow.cancelled_sends > 0, f"{name}: the sender never blocked"
+    for name, flow in flows.items():
+        assert flow.cancelled_recvs > 0, f"{name}: the receiver never waited"
     assert_publishers_contiguous(flows["sub"], published)
 
 
@@ -188,10 +195,15 @@ class Watch:
 
     async def wait_for(self, kind: zmq.Event, after: float, bound: float) -> float:
         """The first ``kind`` at or after ``after``, waiting at most ``bound`` s."""
-        with trio.fail_after(bound):
+        with trio.move_on_after(bound):
             while not self.times(kind, after):  # noqa: ASYNC110
                 await trio.sleep(0.01)
-        return self.times(kind, after)[0]
+        seen = self.times(kind, after)
+        assert seen, f"no {kind.name} within {bound} s; events since: {self.names(after)}"
+        return seen[0]
+
+    def names(self, after: float) -> list[str]:
+        return [f"{event.name}@{t - after:+.2f}" for t, event in self.events if t >= after - 1]
 
 
 class Scene:
