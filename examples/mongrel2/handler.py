@@ -24,7 +24,9 @@ progress for that connection (a ``/slow`` sleep, a ``/stream``), so that
 worker is free again at once instead of writing to nobody.  Every task that
 works on a request registers its cancel scope under the connection id for
 that.  A notice is read by the next free worker like any request: with all
-``workers`` busy it waits its turn.
+``workers`` busy it waits its turn.  It can overtake its own request (two
+workers take the two messages in turn, and the second runs first): the
+handler remembers the connections that are gone and skips their requests.
 
 What happens is recorded in a :class:`Journal` (printed too, if asked), which
 is how the program's user, and its tests, see the disconnects.
@@ -60,6 +62,8 @@ from .protocol import (
 
 #: Worker tasks by default: how many requests are worked on at once.
 WORKERS = 4
+#: How many gone connections the handler remembers (each new connection gets a new id).
+GONE_REMEMBERED = 10_000
 
 
 @dataclass(frozen=True)
@@ -90,12 +94,17 @@ class Journal:
         self._changed.set()
         self._changed = trio.Event()
 
-    def seen(self, kind: str, conn_id: bytes) -> bool:
-        return any(e.kind == kind and e.conn_id == conn_id for e in self.recent)
+    def seen(self, kind: str, conn_id: bytes, detail_prefix: str = "") -> bool:
+        """Whether a recent event is of ``kind``, for ``conn_id``, its detail
+        starting with ``detail_prefix``."""
+        return any(
+            e.kind == kind and e.conn_id == conn_id and e.detail.startswith(detail_prefix)
+            for e in self.recent
+        )
 
-    async def wait_for(self, kind: str, conn_id: bytes) -> None:
-        """Return once an event ``kind`` for ``conn_id`` has been recorded."""
-        while not self.seen(kind, conn_id):
+    async def wait_for(self, kind: str, conn_id: bytes, detail_prefix: str = "") -> None:
+        """Return once :meth:`seen` says so."""
+        while not self.seen(kind, conn_id, detail_prefix):
             await self._changed.wait()
 
 
@@ -107,6 +116,8 @@ class Handler:
         self.journal = journal
         #: Cancel scopes of the work in progress, by connection id.
         self._work: dict[bytes, set[trio.CancelScope]] = {}
+        #: Connections Mongrel2 has said are gone, oldest first (an ordered set).
+        self._gone: dict[bytes, None] = {}
 
     async def handle(self, message: bytes) -> None:
         """Handle one message from Mongrel2: a request or a disconnect notice."""
@@ -118,11 +129,19 @@ class Handler:
             return
         if disconnect:
             self.journal.record("disconnect", request.conn_id)
+            self._gone[request.conn_id] = None
+            while len(self._gone) > GONE_REMEMBERED:
+                del self._gone[next(iter(self._gone))]
             for scope in self._work.pop(request.conn_id, set()):
                 scope.cancel()
             return
         uri = str(request.headers.get("URI", request.path))
         self.journal.record("request", request.conn_id, f"{request.headers.get('METHOD')} {uri}")
+        if request.conn_id in self._gone:
+            # The notice overtook its request: another worker took it first,
+            # or every worker was busy until both were queued.
+            self.journal.record("cancelled", request.conn_id, uri)
+            return
         with trio.CancelScope() as scope:
             self._work.setdefault(request.conn_id, set()).add(scope)
             try:

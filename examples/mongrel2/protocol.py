@@ -92,8 +92,8 @@ def parse_request(message: bytes) -> Request:
     fields = message.split(b" ", 3)
     if len(fields) < 4:
         raise ProtocolError(
-            f"request has {len(fields)} space-separated fields before the headers, "
-            f"expected SENDER CONN_ID PATH: {message[:60]!r}"
+            f"request has only {len(fields)} space-separated fields, "
+            f"expected SENDER CONN_ID PATH NETSTRINGS: {message[:60]!r}"
         )
     sender, conn_id, path, rest = fields
     _check_conn_id(conn_id)
