@@ -85,15 +85,16 @@ async def connection_id(connection: HttpConnection) -> bytes:
 
 async def test_keep_alive_clients_get_their_own_replies(tmp_path: Path) -> None:
     """Eight clients at once, each with one keep-alive connection and six
-    requests on it (GET /hello and POST /echo in turn): every response is
-    the one to its own request, and one connection keeps one Mongrel2 id."""
+    rounds on it (GET /slow with 0-60 ms of work, so the handler holds
+    several requests at a time, then POST /echo): every response is the one
+    to its own request, and one connection keeps one Mongrel2 id."""
     clients, rounds = 8, 6
     conn_ids: dict[int, set[str]] = {}
 
     async def client(config: Mongrel2Config, number: int) -> None:
         async with await HttpConnection.open("127.0.0.1", config.http_port) as connection:
             for round_ in range(rounds):
-                uri = f"/hello?client={number}&round={round_}"
+                uri = f"/slow?ms={(number * 37 + round_ * 11) % 60}&client={number}&round={round_}"
                 response = await connection.request("GET", uri)
                 assert response.status == 200
                 conn_ids.setdefault(number, set()).add(hello_conn(response.body, uri))
@@ -147,11 +148,11 @@ async def test_clients_that_hang_up_early(tmp_path: Path) -> None:
         gone = []
         with trio.fail_after(BOUND):
             for number in range(hang_ups):
-                connection = await HttpConnection.open("127.0.0.1", config.http_port)
-                gone.append(await connection_id(connection))
-                await connection.send_request("GET", f"/slow?ms=60000&client={number}")
-                await journal.wait_for("request", gone[-1], "GET /slow")  # a worker has it
-                await connection.aclose()
+                async with await HttpConnection.open("127.0.0.1", config.http_port) as connection:
+                    gone.append(await connection_id(connection))
+                    await connection.send_request("GET", f"/slow?ms=60000&client={number}")
+                    await journal.wait_for("request", gone[-1], "GET /slow")  # a worker has it
+                    await connection.aclose()
             for conn_id in gone:
                 await journal.wait_for("disconnect", conn_id)
                 await journal.wait_for("cancelled", conn_id)
@@ -184,14 +185,14 @@ async def test_a_stream_stops_when_its_client_hangs_up(tmp_path: Path) -> None:
     free again).  A stream with ``n`` ends by itself, keeping the connection."""
     async with mongrel2_and_handler(tmp_path) as (config, journal):
         with trio.fail_after(BOUND):
-            connection = await HttpConnection.open("127.0.0.1", config.http_port)
-            conn_id = await connection_id(connection)
-            await connection.send_request("GET", "/stream?ms=20")
-            status, headers = await connection.read_head()
-            assert (status, headers["transfer-encoding"]) == (200, "chunked")
-            for number in range(5):
-                assert await connection.read_chunk() == b"tick %d\n" % number
-            await connection.aclose()
+            async with await HttpConnection.open("127.0.0.1", config.http_port) as connection:
+                conn_id = await connection_id(connection)
+                await connection.send_request("GET", "/stream?ms=20")
+                status, headers = await connection.read_head()
+                assert (status, headers["transfer-encoding"]) == (200, "chunked")
+                for number in range(5):
+                    assert await connection.read_chunk() == b"tick %d\n" % number
+                await connection.aclose()
             await journal.wait_for("disconnect", conn_id)
             await journal.wait_for("cancelled", conn_id)
 
@@ -201,10 +202,10 @@ async def test_a_stream_stops_when_its_client_hangs_up(tmp_path: Path) -> None:
                 assert await connection_id(connection) != conn_id
 
 
-async def test_handler_survives_malformed_messages() -> None:
-    """Without Mongrel2: our own PUSH and SUB sockets in its place send the
-    handler garbage, then a request; the garbage is recorded as bad, the
-    request is answered."""
+@asynccontextmanager
+async def fake_mongrel2() -> AsyncIterator[tuple[trio_zmq.Socket, trio_zmq.Socket, Journal]]:
+    """Our own PUSH and SUB sockets in Mongrel2's place, the handler connected
+    to them: for what the real Mongrel2 cannot be made to send."""
     journal = Journal()
     async with trio_zmq.Context(linger=0) as ctx, trio.open_nursery() as nursery:
         with ctx.socket(zmq.PUSH) as push, ctx.socket(zmq.SUB) as sub:
@@ -220,21 +221,45 @@ async def test_handler_survives_malformed_messages() -> None:
                     task_status=task_status,
                 )
             )
-            request = Request(b"m2", b"5", "/hello", {"METHOD": "GET", "URI": "/hello"}, b"")
-            with trio.fail_after(BOUND):
-                for garbage in (b"", b"m2 5 /x 9:{},", b"m2 5 /x 2:{},0:,tail"):
-                    await push.send(garbage)
-                while True:  # the PUB may drop replies until it has connected
-                    await push.send(encode_request(request))
-                    with trio.move_on_after(0.2):
-                        reply = await sub.recv()
-                        break
-            sender, rest = reply.split(b" ", 1)
-            conn_ids, body = parse_netstring(rest)
-            assert (sender, conn_ids) == (b"m2", b"5")
-            assert body.endswith(b"\r\n\r\nhello conn 5: GET /hello")
-            assert journal.counts["bad message"] == 3
+            yield push, sub, journal
             nursery.cancel_scope.cancel()
+
+
+def fake_request(conn_id: bytes, uri: str, method: str = "GET", body: bytes = b"") -> bytes:
+    path = uri.partition("?")[0]
+    headers = {"METHOD": method, "URI": uri, "QUERY": uri.partition("?")[2]}
+    return encode_request(Request(b"m2", conn_id, path, headers, body))
+
+
+async def test_handler_survives_malformed_messages() -> None:
+    """Garbage, then a request: the garbage is recorded as bad, the request
+    is answered."""
+    async with fake_mongrel2() as (push, sub, journal):
+        with trio.fail_after(BOUND):
+            for garbage in (b"", b"m2 5 /x 9:{},", b"m2 5 /x 2:{},0:,tail"):
+                await push.send(garbage)
+            while True:  # the PUB may drop replies until it has connected
+                await push.send(fake_request(b"5", "/hello"))
+                with trio.move_on_after(0.2):
+                    reply = await sub.recv()
+                    break
+        sender, rest = reply.split(b" ", 1)
+        conn_ids, body = parse_netstring(rest)
+        assert (sender, conn_ids) == (b"m2", b"5")
+        assert body.endswith(b"\r\n\r\nhello conn 5: GET /hello")
+        assert journal.counts["bad message"] == 3
+
+
+async def test_a_request_overtaken_by_its_disconnect_is_skipped() -> None:
+    """The notice for connection 9 is handled before its request (two
+    workers take the two in turn, the second runs first; or every worker was
+    busy): the request is skipped, not worked on for a client that is gone."""
+    async with fake_mongrel2() as (push, _, journal):
+        with trio.fail_after(BOUND):
+            await push.send(b'm2 9 @* 17:{"METHOD":"JSON"},21:{"type":"disconnect"},')
+            await journal.wait_for("disconnect", b"9")
+            await push.send(fake_request(b"9", "/slow?ms=60000"))
+            await journal.wait_for("cancelled", b"9", "/slow")
 
 
 def test_script_runs_and_stops_on_ctrl_c() -> None:
