@@ -90,7 +90,8 @@ class Journal:
         self.counts[kind] += 1
         self.recent.append(event)
         if self.verbose:
-            print(f"{kind} conn {conn_id.decode()} {detail}".rstrip(), flush=True)
+            where = f" conn {conn_id.decode()}" if conn_id else ""
+            print(f"{kind}{where} {detail}".rstrip(), flush=True)
         self._changed.set()
         self._changed = trio.Event()
 
@@ -163,10 +164,11 @@ class Handler:
     async def _route(self, request: Request, uri: str) -> None:
         query = parse_qs(str(request.headers.get("QUERY", "")))
         try:
-            ms = int(query.get("ms", ["0"])[0])
-            chunks = int(query["n"][0]) if "n" in query else None
-        except ValueError:
-            await self._reply(request, http_response(b"bad number\n", status=400, reason="Bad"))
+            ms = _count(query, "ms") or 0
+            chunks = _count(query, "n")
+        except ValueError as error:
+            body = f"{error}\n".encode()
+            await self._reply(request, http_response(body, status=400, reason="Bad Request"))
             return
         hello = f"hello conn {request.conn_id.decode()}: {request.headers.get('METHOD')} {uri}"
         if request.path == "/hello":
@@ -189,6 +191,16 @@ class Handler:
             number += 1
             await trio.sleep(interval)
         await self._reply(request, http_chunk(b""))
+
+
+def _count(query: dict[str, list[str]], name: str) -> int | None:
+    """The query parameter ``name`` as a number >= 0, or ``None`` if absent."""
+    if name not in query:
+        return None
+    text = query[name][0]
+    if not text.isdigit():
+        raise ValueError(f"{name}={text!r} is not a number >= 0")
+    return int(text)
 
 
 async def _worker(pull: trio_zmq.Socket, handler: Handler) -> None:
