@@ -6,7 +6,9 @@ into a SQLite database with ``m2sh load``, starts ``mongrel2`` as a child in
 its own nursery task and returns once Mongrel2 accepts HTTP connections.
 Leaving the block cancels that task, which stops Mongrel2 with SIGTERM (and
 SIGKILL if it is still there five seconds later, trio's rule).  Mongrel2
-exiting on its own while the block runs is an error, raised in the block.
+exiting on its own (say, because its port is taken), at the start or while
+the block runs, is a :class:`Mongrel2Error`, raised out of the block in an
+exception group.
 
 Mongrel2 wants a directory of its own with ``run/``, ``logs/`` and ``tmp/``;
 started as root it chroots into it and runs as the directory's owner, so a
@@ -144,16 +146,21 @@ async def _run_mongrel2(
     raise Mongrel2Error(f"mongrel2 exited with status {done.returncode}:\n{_log_tail(config)}")
 
 
-async def _wait_listening(config: Mongrel2Config) -> None:
-    """Return once Mongrel2 accepts a TCP connection on its HTTP port."""
+async def _wait_listening(config: Mongrel2Config, process: trio.Process) -> None:
+    """Return once Mongrel2 has written its pid file, which it does after it
+    has bound its HTTP port (so nothing else on the port fools us), and
+    accepts a TCP connection there."""
+    pid_file = config.directory / "run" / "mongrel2.pid"
     while True:
-        try:
-            stream = await trio.open_tcp_stream("127.0.0.1", config.http_port)
-        except OSError:
-            await trio.sleep(0.05)
-        else:
-            await stream.aclose()
-            return
+        if pid_file.exists() and pid_file.read_text().strip() == str(process.pid):
+            try:
+                stream = await trio.open_tcp_stream("127.0.0.1", config.http_port)
+            except OSError:
+                pass
+            else:
+                await stream.aclose()
+                return
+        await trio.sleep(0.05)
 
 
 @asynccontextmanager
@@ -164,10 +171,10 @@ async def running_mongrel2(
     config = write_config(directory, http_port=http_port)
     await load_config(config)
     async with trio.open_nursery() as nursery:
-        await nursery.start(_run_mongrel2, config)
+        process = await nursery.start(_run_mongrel2, config)
         try:
             with trio.fail_after(STARTUP_TIMEOUT):
-                await _wait_listening(config)
+                await _wait_listening(config, process)
         except trio.TooSlowError:
             raise Mongrel2Error(
                 f"mongrel2 did not listen on port {config.http_port} within "

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import pytest
 import trio
 import zmq
 
@@ -23,9 +25,17 @@ import trio_zmq
 from examples.mongrel2.client import HttpConnection, wait_until_served
 from examples.mongrel2.handler import Journal, serve
 from examples.mongrel2.protocol import Request, encode_request, parse_netstring
-from examples.mongrel2.server import STARTUP_TIMEOUT, Mongrel2Config, running_mongrel2
+from examples.mongrel2.server import (
+    STARTUP_TIMEOUT,
+    Mongrel2Config,
+    Mongrel2Error,
+    running_mongrel2,
+)
 
 from tests.peers import require_program
+
+if sys.version_info < (3, 11):
+    from exceptiongroup import ExceptionGroup
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKERS = 4
@@ -279,6 +289,20 @@ async def test_a_request_overtaken_by_its_disconnect_is_skipped() -> None:
             await journal.wait_for("disconnect", b"9")
             await push.send(fake_request(b"9", "/slow?ms=60000"))
             await journal.wait_for("cancelled", b"9", "/slow")
+
+
+async def test_a_taken_port_is_a_clear_error(tmp_path: Path) -> None:
+    """Mongrel2 cannot bind its HTTP port, which something else listens on:
+    the runner says so, with Mongrel2's log, instead of taking the other
+    listener for Mongrel2."""
+    require_mongrel2()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(ExceptionGroup) as info, trio.fail_after(STARTUP_TIMEOUT):
+            async with running_mongrel2(tmp_path, http_port=taken.getsockname()[1]):
+                pass
+    assert info.group_contains(Mongrel2Error, match=r"(?s)exited with status 1.*Address already")
 
 
 def test_script_runs_and_stops_on_ctrl_c() -> None:
