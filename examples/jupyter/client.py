@@ -2,10 +2,11 @@
 
 :func:`connect` opens the client's side of a connection file: a DEALER on
 shell and one on control, a SUB on iopub (everything), and a fresh REQ for
-each heartbeat.  :meth:`KernelClient.request` sends one request and, in
-one nursery, waits for its reply on shell or control while a second task
-collects what the kernel publishes on iopub for that request (the messages
-whose parent is the request) up to its ``idle`` status.  Every message
+each heartbeat.  :meth:`KernelClient.request` sends one request, waits for
+its reply on shell or control, then collects what the kernel published on
+iopub for that request (the messages whose parent is the request) up to
+its ``idle`` status; the SUB socket queues them meanwhile.  One task does
+it all, so an error is raised as itself at the ``await``.  Every message
 received is checked with the key; one with a bad signature raises
 :class:`~examples.jupyter.protocol.BadSignature`.
 
@@ -26,6 +27,7 @@ few cells (or the ones given as arguments) and shuts the kernel down;
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Sequence
@@ -129,16 +131,10 @@ class KernelClient:
         """
         sock = self.control if channel == "control" else self.shell
         request = self.session.message(msg_type, content)
-        iopub: list[Message] = []
         with trio.fail_after(timeout):
-            async with trio.open_nursery() as nursery:
-
-                async def collect() -> None:
-                    iopub.extend(await self._published(request))
-
-                nursery.start_soon(collect)
-                await sock.send_multipart(self.session.serialize(request))
-                reply = await self._reply(sock, request)
+            await sock.send_multipart(self.session.serialize(request))
+            reply = await self._reply(sock, request)
+            iopub = await self._published(request)
         return Response(reply, iopub)
 
     async def wait_for_ready(self, timeout: float) -> Response:
@@ -194,7 +190,9 @@ async def start_kernel(
     path = directory / "kernel-connection.json"
     info.write(path)
     command = [part.replace("{connection_file}", str(path)) for part in argv]
-    process = await trio.lowlevel.open_process(command)
+    # The kernel's own stdout (ipykernel's banner) is not ours to print:
+    # what the code prints comes over iopub.  Its stderr stays, for errors.
+    process = await trio.lowlevel.open_process(command, stdout=subprocess.DEVNULL)
     try:
         yield process, info
     finally:

@@ -39,6 +39,7 @@ import codeop
 import contextlib
 import io
 import json
+import linecache
 import logging
 import platform
 import signal
@@ -79,21 +80,26 @@ class Outcome:
     error: JSONDict | None = None  # {"ename", "evalue", "traceback"}
 
 
-def run_cell(code: str, namespace: dict[str, Any]) -> Outcome:
+def run_cell(code: str, namespace: dict[str, Any], filename: str = "<cell>") -> Outcome:
     """Run ``code`` in ``namespace``, capturing its output, its last
-    expression's value and its exception (in a worker thread)."""
+    expression's value and its exception (in a worker thread).
+
+    The code is registered in :mod:`linecache` under ``filename``, so that
+    tracebacks show the cell's lines.
+    """
+    linecache.cache[filename] = (len(code), None, code.splitlines(keepends=True), filename)
     stdout, stderr = io.StringIO(), io.StringIO()
     result = error = None
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
         try:
-            module = ast.parse(code, "<cell>")
+            module = ast.parse(code, filename)
             last = module.body[-1] if module.body else None
             if isinstance(last, ast.Expr):  # evaluated apart, for its value
                 module.body.pop()
-            exec(compile(module, "<cell>", "exec"), namespace)
+            exec(compile(module, filename, "exec"), namespace)
             if isinstance(last, ast.Expr):
                 expression = ast.Expression(last.value)
-                result = eval(compile(expression, "<cell>", "eval"), namespace)
+                result = eval(compile(expression, filename, "eval"), namespace)
         except Exception as exc:
             # Skip this function's own frame: the traceback starts in the cell.
             tb = exc.__traceback__.tb_next if exc.__traceback__ else None
@@ -181,7 +187,7 @@ class Kernel:
         if not silent:
             await self.publish("execute_input", {"code": code, "execution_count": count}, request)
         outcome = await trio.to_thread.run_sync(
-            run_cell, code, self.namespace, abandon_on_cancel=True
+            run_cell, code, self.namespace, f"<cell {count}>", abandon_on_cancel=True
         )
         if not silent:
             for name, text in (("stdout", outcome.stdout), ("stderr", outcome.stderr)):
