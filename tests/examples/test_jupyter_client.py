@@ -96,6 +96,22 @@ async def test_execute_on_ipykernel(tmp_path: Path) -> None:
         assert_flow(failed, "execute_input", "error")
 
 
+async def test_each_request_gets_only_its_own_output(tmp_path: Path) -> None:
+    """A second client's output reaches the first one's iopub socket too
+    (iopub is a broadcast): the client keeps only its request's children."""
+    async with (
+        kernel(tmp_path) as (_, first),
+        trio_zmq.Context(linger=0) as ctx,
+        connect(ctx, first.info) as second,
+    ):
+        await second.wait_for_ready(timeout=STARTUP_BOUND)
+        other = await second.execute("print('from the second client')")
+        assert other.stdout == "from the second client\n"
+        mine = await first.execute("print('from the first client')")
+        assert mine.stdout == "from the first client\n"
+        assert_flow(mine, "execute_input", "stream")
+
+
 async def test_shutdown_ends_ipykernel(tmp_path: Path) -> None:
     async with kernel(tmp_path) as (process, client):
         reply = await client.shutdown()
