@@ -304,6 +304,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     action = parser.add_mutually_exclusive_group(required=True)
     action.add_argument("-f", "--connection-file", type=Path, help="serve this connection file")
     action.add_argument("--install", type=Path, metavar="DIR", help="write the kernelspec in DIR")
+    parser.add_argument(
+        "front_end_arguments",
+        nargs="*",
+        help="ignored: front ends add their own arguments to a kernel's (jupyter run its files)",
+    )
     return parser.parse_args(argv)
 
 

@@ -10,8 +10,10 @@ every wait has a bound, and the kernel is killed on the way out.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,7 +23,7 @@ from typing import Any
 import pytest
 import zmq
 
-from examples.jupyter.kernel import KERNEL_NAME, install_kernel_spec
+from examples.jupyter.kernel import KERNEL_NAME, ROOT, install_kernel_spec
 
 from tests.examples.jupyter_peers import jupyter_client_session, require_jupyter_client
 
@@ -275,3 +277,35 @@ def test_a_signal_ends_the_kernel(kernel: Running, signum: signal.Signals) -> No
     kernel.process.send_signal(signum)
     assert kernel.process.wait(timeout=REPLY_BOUND) == 128 + signum
     assert "Traceback" not in kernel.log.read_text()
+
+
+def test_jupyter_run_runs_a_script_on_our_kernel(tmp_path: Path) -> None:
+    """By hand, as docs/jupyter.md says: the kernelspec installed with
+    ``--install``, then ``jupyter run --kernel trio_zmq_example script.py``
+    (jupyter_client's own application) prints what the script prints and
+    shuts the kernel down by request."""
+    require_jupyter_client()
+    subprocess.run(
+        [sys.executable, "-m", "examples.jupyter.kernel", "--install", str(tmp_path)],
+        cwd=ROOT,
+        check=True,
+        timeout=STARTUP_BOUND,
+    )
+    script = tmp_path / "script.py"
+    script.write_text("print('hello from trio')\nx = 6 * 7\nprint(x)\n")
+    environment = {
+        **os.environ,
+        "JUPYTER_PATH": str(tmp_path),
+        "JUPYTER_PLATFORM_DIRS": "1",
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "jupyter_client.runapp", "--kernel", KERNEL_NAME, str(script)],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=2 * STARTUP_BOUND,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "hello from trio\n42\n"
+    assert "shut down by request" in done.stderr
