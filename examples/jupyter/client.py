@@ -27,6 +27,7 @@ few cells (or the ones given as arguments) and shuts the kernel down;
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -192,7 +193,13 @@ async def start_kernel(
     command = [part.replace("{connection_file}", str(path)) for part in argv]
     # The kernel's own stdout (ipykernel's banner) is not ours to print:
     # what the code prints comes over iopub.  Its stderr stays, for errors.
-    process = await trio.lowlevel.open_process(command, stdout=subprocess.DEVNULL)
+    # JPY_PARENT_PID, as jupyter_client sets it: ipykernel exits when this
+    # process dies, should it die before it could kill the kernel.
+    process = await trio.lowlevel.open_process(
+        command,
+        stdout=subprocess.DEVNULL,
+        env={**os.environ, "JPY_PARENT_PID": str(os.getpid())},
+    )
     try:
         yield process, info
     finally:
