@@ -17,7 +17,7 @@ from pathlib import Path
 import trio
 
 import trio_zmq
-from examples.pirate.protocol import run_script
+from examples._script import run_script
 
 from .client import wait_until_served
 from .handler import Journal, add_worker_argument, serve

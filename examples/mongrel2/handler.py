@@ -48,7 +48,7 @@ import trio
 import zmq
 
 import trio_zmq
-from examples.pirate.protocol import run_script
+from examples._script import run_script
 
 from .protocol import (
     ProtocolError,

@@ -27,8 +27,7 @@ import trio
 import zmq
 
 import trio_zmq
-
-from .protocol import run_script
+from examples._script import run_script
 
 
 async def request(
