@@ -38,7 +38,15 @@ from .._core._engine import (
 )
 from .._core._exceptions import WouldBlock, closed_error
 from .._core._wait import check_events, wait_events
-from ._errors import check_batch_sequence, check_frame, check_multipart, check_socket_type
+from ._errors import (
+    RECV_FLAGS,
+    SEND_FLAGS,
+    check_batch_sequence,
+    check_flags,
+    check_frame,
+    check_multipart,
+    check_socket_type,
+)
 
 if TYPE_CHECKING:
     from .._channels._channels import MessageReceiveChannel, MessageSendChannel
@@ -215,6 +223,7 @@ class Socket:
         engine = self._engine
         if engine.closed and self._zsock.closed:
             return
+        engine.check_thread()
         # Wake the waiters and notify_closing(fd) while the fd still exists.
         engine.close(fd_valid=not self._zsock.closed)
         _registry.release(engine)
@@ -250,6 +259,7 @@ class Socket:
     def _check_open(self) -> None:
         if self._engine.closed:
             raise closed_error()
+        self._engine.check_thread()
 
     def _call(self, method: Callable[..., R], *args: Any, **kwargs: Any) -> R:
         self._check_open()
@@ -445,6 +455,8 @@ class Socket:
         group: str | None,
     ) -> Attempt:
         check_frame(data)
+        if flags:
+            check_flags(flags, SEND_FLAGS)
         flags |= _NOBLOCK
         if routing_id is None and group is None:
             send_frame = self._send_frame
@@ -458,6 +470,8 @@ class Socket:
         self, msg_parts: Sequence[Any], flags: int, copy: bool, track: bool
     ) -> Attempt:
         parts = check_multipart(msg_parts)
+        if flags:
+            check_flags(flags, SEND_FLAGS)
         if copy is True and not track:
             send_multipart = self._send_multipart_default
         else:
@@ -622,6 +636,8 @@ class Socket:
 
     def _recv_attempt(self, flags: int, copy: bool, track: bool) -> Attempt:
         recv = self._zsock.recv
+        if flags:
+            check_flags(flags, RECV_FLAGS)
         flags |= _NOBLOCK
         if copy is True and not track:
             return lambda _events: recv(flags)  # keywords cost more than the call
@@ -629,6 +645,8 @@ class Socket:
 
     def _recv_multipart_attempt(self, flags: int, copy: bool, track: bool) -> Attempt:
         recv_multipart = _multipart_receiver(self._zsock, copy, track)
+        if flags:
+            check_flags(flags, RECV_FLAGS)
         flags |= _NOBLOCK
         return lambda _events: recv_multipart(flags)
 
