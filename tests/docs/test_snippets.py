@@ -184,7 +184,7 @@ def test_markers_stand_before_blocks_and_give_reasons(page: Path) -> None:
 def test_the_blocks_of_every_page_are_found() -> None:
     pages = {block.page for block in BLOCKS}
     assert {"README.md", "docs/tutorial/first-steps.md", "docs/cli.md"} <= pages
-    assert sum(block.marker is None for block in BLOCKS) >= 15  # run, not only marked
+    assert sum(block.marker is None for block in BLOCKS) >= 12  # run, not only marked
 
 
 PAGE = """\
