@@ -192,6 +192,7 @@ class Socket:
 
     @property
     def closed(self) -> bool:
+        """Whether the socket is closed (through this object or the pyzmq socket)."""
         return self._engine.closed or self._zsock.closed
 
     @property
@@ -290,11 +291,13 @@ class Socket:
         self._endpoints.append(addr)
 
     def unbind(self, addr: str) -> None:
+        """Stop listening on ``addr``, an endpoint :meth:`bind` bound."""
         _check_endpoint(addr)
         self._call(self._zsock.unbind, addr)
         self._forget_endpoint(addr)
 
     def disconnect(self, addr: str) -> None:
+        """Disconnect from ``addr``, an endpoint :meth:`connect` connected to."""
         _check_endpoint(addr)
         self._call(self._zsock.disconnect, addr)
         self._forget_endpoint(addr)
@@ -327,6 +330,7 @@ class Socket:
         return self._call(self._zsock.get, option)
 
     def set(self, option: int, value: Any) -> None:
+        """setsockopt; RCVTIMEO and SNDTIMEO also bound the async calls, as in pyzmq."""
         self._call(self._zsock.set, option, value)
         if option in _TIMEOUT_OPTION:
             self._note_timeout(_TIMEOUT_OPTION.index(option), value)
@@ -338,9 +342,11 @@ class Socket:
     setsockopt = set
 
     def get_string(self, option: int, encoding: str = "utf-8") -> str:
+        """A string option (e.g. ``zmq.LAST_ENDPOINT``), decoded with ``encoding``."""
         return self._call(self._zsock.get_string, option, encoding)
 
     def set_string(self, option: int, optval: str, encoding: str = "utf-8") -> None:
+        """Set a string option, encoded with ``encoding``."""
         self._call(self._zsock.set_string, option, optval, encoding)
 
     getsockopt_string = get_string
@@ -360,6 +366,7 @@ class Socket:
         self._call(self._zsock.subscribe, topic)
 
     def unsubscribe(self, topic: str | bytes) -> None:
+        """Undo a :meth:`subscribe` of ``topic`` on a SUB socket."""
         self._call(self._zsock.unsubscribe, topic)
 
     def __getattr__(self, name: str) -> Any:
