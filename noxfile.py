@@ -1,4 +1,4 @@
-"""Automation: ``nox -s tests lint typecheck`` is what CI runs.
+"""Automation: ``nox -s tests lint typecheck docs`` is what CI runs.
 
 The benchmarks run from the checkout (``python -m benchmarks``, see
 docs/performance.md); ``nox -s bench`` installs the ``bench`` extra and runs
@@ -43,9 +43,30 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict over the package, the tests and this file."""
-    session.install("-e", ".[test]", "mypy>=1.10", "nox>=2024.4")
+    """mypy --strict over the package, the tests, the docs' Python and this file."""
+    session.install("-e", ".[test,docs]", "mypy>=1.10", "nox>=2024.4")
     session.run("mypy", "--strict")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the HTML documentation into docs/_build/html, warnings as errors.
+
+    From scratch (``-E``), so that the check that every public name is
+    documented runs every time; no network is needed (no intersphinx).
+    """
+    session.install("-e", ".[docs]")
+    session.run(
+        "sphinx-build",
+        "-E",
+        "-W",
+        "--keep-going",
+        "-b",
+        "html",
+        "docs",
+        "docs/_build/html",
+        *session.posargs,
+    )
 
 
 @nox.session

@@ -7,7 +7,10 @@ and any late reply with it), opens a fresh one and sends again, at most
 ``retries`` times; then it reports the request failed by returning ``None``.
 
 Every request carries a request id, and a reply counts only if it carries
-the same id: a reply to something else is discarded, never returned.
+the same id: a reply to something else is discarded, never returned, and
+handed to ``on_stray`` if given.  A fresh REQ socket per attempt means a
+correct queue never delivers a stray reply; one that arrives is a
+misrouting queue's fingerprint, worth logging.
 
 Run it against a queue: ``python -m examples.pirate.client --connect
 tcp://127.0.0.1:5555 --requests 10``.
@@ -16,14 +19,15 @@ tcp://127.0.0.1:5555 --requests 10``.
 from __future__ import annotations
 
 import argparse
+import sys
 import uuid
+from collections.abc import Callable
 
 import trio
 import zmq
 
 import trio_zmq
-
-from .protocol import run_script
+from examples._script import run_script
 
 
 async def request(
@@ -34,13 +38,15 @@ async def request(
     timeout: float,
     retries: int,
     request_id: bytes | None = None,
+    on_stray: Callable[[list[bytes]], None] | None = None,
 ) -> bytes | None:
     """Send ``payload`` to ``endpoint`` and return the reply, or ``None``.
 
     Each of the ``1 + retries`` attempts uses a fresh REQ socket, closed
     with linger 0 when the attempt ends, and waits at most ``timeout``
     seconds.  ``request_id`` (a fresh UUID by default) goes with every
-    attempt; a reply with another id is discarded.
+    attempt; a reply with another id is discarded and passed to
+    ``on_stray``.
     """
     if request_id is None:
         request_id = uuid.uuid4().bytes
@@ -55,6 +61,8 @@ async def request(
                     return reply[1]
                 # Not the answer to this request: discard it, and retry on
                 # a fresh socket (a REQ socket takes one reply per request).
+                if on_stray is not None:
+                    on_stray(reply)
     return None
 
 
@@ -64,7 +72,14 @@ async def main(args: argparse.Namespace) -> int:
         for number in range(args.requests):
             payload = b"request %d" % number
             reply = await request(
-                ctx, args.connect, payload, timeout=args.timeout, retries=args.retries
+                ctx,
+                args.connect,
+                payload,
+                timeout=args.timeout,
+                retries=args.retries,
+                on_stray=lambda frames: print(
+                    f"discarded a reply to another request: {frames!r}", file=sys.stderr
+                ),
             )
             if reply is None:
                 print(f"{payload.decode()}: no reply after {args.retries} retries, giving up")

@@ -13,11 +13,6 @@ taken for dead.
 from __future__ import annotations
 
 import argparse
-import signal
-import sys
-from collections.abc import Awaitable, Callable
-
-import trio
 
 READY = b"\x01"
 HEARTBEAT = b"\x02"
@@ -47,35 +42,3 @@ def add_heartbeat_arguments(parser: argparse.ArgumentParser) -> None:
         default=LIVENESS,
         help="silent heartbeat intervals before a peer is dead (default %(default)s)",
     )
-
-
-async def _until_ctrl_c(
-    main: Callable[[argparse.Namespace], Awaitable[int | None]], args: argparse.Namespace
-) -> int | None:
-    """``main(args)``'s status, or 130 once Ctrl-C (SIGINT) has cancelled it."""
-    interrupted = False
-    with trio.open_signal_receiver(signal.SIGINT) as signals:
-        async with trio.open_nursery() as nursery:
-
-            async def cancel_on_ctrl_c() -> None:
-                nonlocal interrupted
-                async for _ in signals:
-                    interrupted = True
-                    nursery.cancel_scope.cancel()
-
-            nursery.start_soon(cancel_on_ctrl_c)
-            status = await main(args)
-            nursery.cancel_scope.cancel()
-    return 130 if interrupted else status
-
-
-def run_script(
-    main: Callable[[argparse.Namespace], Awaitable[int | None]], args: argparse.Namespace
-) -> None:
-    """Run ``main(args)`` under trio and exit with its status; 130 on Ctrl-C.
-
-    Ctrl-C cancels ``main`` like any trio cancellation: its nurseries end,
-    its sockets close and its context terminates on the way out, with no
-    traceback.
-    """
-    sys.exit(trio.run(_until_ctrl_c, main, args) or 0)

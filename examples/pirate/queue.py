@@ -27,8 +27,9 @@ import trio
 import zmq
 
 import trio_zmq
+from examples._script import run_script
 
-from .protocol import HEARTBEAT, READY, add_heartbeat_arguments, run_script
+from .protocol import HEARTBEAT, READY, add_heartbeat_arguments
 
 
 class Workers:

@@ -25,8 +25,9 @@ import trio
 import zmq
 
 import trio_zmq
+from examples._script import run_script
 
-from .protocol import HEARTBEAT, READY, add_heartbeat_arguments, run_script, worker_reply
+from .protocol import HEARTBEAT, READY, add_heartbeat_arguments, worker_reply
 
 
 async def _serve_connection(

@@ -195,7 +195,9 @@ def test_a_proxy_between_send_and_recv_and_ctrl_c(tmp_path: Path) -> None:
 
 def test_monitor_prints_a_connection_event(tmp_path: Path) -> None:
     endpoint = _endpoint(tmp_path, "monitored")
-    monitor = _start("monitor", f"bind:{endpoint}", "-t", "PULL", "-n", "2")
+    # Four events: the monitor (and its PULL) stays until the sender, which
+    # delivers its message first, has gone again.
+    monitor = _start("monitor", f"bind:{endpoint}", "-t", "PULL", "-n", "4")
     try:
         # Listening once bound (VALUE is the listening file descriptor).
         assert _first_line(monitor, _BOUND).decode().split()[::2] == ["LISTENING", endpoint]
@@ -203,8 +205,12 @@ def test_monitor_prints_a_connection_event(tmp_path: Path) -> None:
     finally:
         status, out, err = _finish(monitor)
     assert (status, err) == (0, b"")
-    event, _descriptor, where = out.decode().split()
-    assert (event, where) == ("ACCEPTED", endpoint)
+    events = [line.split() for line in out.decode().splitlines()]
+    assert [(event, where) for event, _value, where in events] == [
+        ("ACCEPTED", endpoint),
+        ("HANDSHAKE_SUCCEEDED", endpoint),
+        ("DISCONNECTED", endpoint),
+    ]
 
 
 def test_ctrl_c_while_send_waits_for_stdin(tmp_path: Path) -> None:
@@ -229,3 +235,105 @@ def test_ctrl_c_while_send_waits_for_stdin(tmp_path: Path) -> None:
             sender.communicate()
     assert sender.returncode == INTERRUPTED
     assert err.decode().splitlines()[-1] == "trio-zmq send: interrupted"
+
+
+def test_pub_waits_for_its_subscribers_and_each_filters(tmp_path: Path) -> None:
+    """``--peers 2``: the PUB holds the first line until both SUBs have
+    subscribed, so neither misses the start; each keeps its own prefixes."""
+    endpoint = _endpoint(tmp_path, "pubsub")
+    news = _start("recv", "-c", endpoint, "-t", "SUB", "--subscribe", "news", "-n", "2")
+    everything = _start("recv", "-c", endpoint, "-t", "SUB", "-n", "3")
+    lines = b"news 1\nsport 1\nnews 2\n"
+    sent = _run("send", "-b", endpoint, "-t", "PUB", "--peers", "2", stdin=lines)
+    assert sent == (0, b"", b"")
+    assert _finish(news) == (0, b"news 1\nnews 2\n", b"")
+    assert _finish(everything) == (0, lines, b"")
+
+
+def test_router_sends_to_the_routing_id_in_the_first_frame(tmp_path: Path) -> None:
+    endpoint = _endpoint(tmp_path, "router")
+    alice = _start("recv", "-b", endpoint, "-t", "DEALER", "--identity", "alice", "-n", "2")
+    router = ["send", "-c", endpoint, "-t", "ROUTER", "-d", ",", "--peers", "1"]
+    assert _run(*router, stdin=b"alice,hello\nalice,two,frames\n") == (0, b"", b"")
+    assert _finish(alice) == (0, b"hello\ntwo\tframes\n", b"")
+
+
+def test_router_refuses_a_message_to_an_unknown_peer(tmp_path: Path) -> None:
+    """libzmq drops it silently by default; the tool says so and fails."""
+    endpoint = _endpoint(tmp_path, "nobody")
+    status, out, err = _run("send", "-b", endpoint, "-t", "ROUTER", "-d", ",", stdin=b"bob,hi\n")
+    assert (status, out) == (1, b"")
+    assert err.decode().splitlines() == ["trio-zmq send: error: Host unreachable"]
+
+
+def test_a_router_send_needs_a_delimiter(tmp_path: Path) -> None:
+    status, out, err = _run("send", "-b", _endpoint(tmp_path, "x"), "-t", "ROUTER")
+    assert (status, out) == (2, b"")
+    assert err.decode().splitlines()[-1].startswith("trio-zmq send: error: a ROUTER sends to")
+
+
+def test_linger_decides_what_happens_to_undelivered_messages() -> None:
+    """Nobody listens: with ``--linger 0`` (or 200) the message is dropped
+    and send ends at once; with the default (-1) it waits for a peer, here
+    until its ``--timeout``."""
+    nobody = f"tcp://127.0.0.1:{_free_port()}"
+    for linger in ("0", "200"):
+        assert _run("send", "-c", nobody, "--linger", linger, stdin=b"lost\n") == (0, b"", b"")
+    status, out, err = _run("send", "-c", nobody, "--timeout", "2", stdin=b"kept\n")
+    assert (status, out, err) == (1, b"", b"trio-zmq send: error: timed out\n")
+
+
+def test_monitor_prints_only_the_chosen_events(tmp_path: Path) -> None:
+    endpoint = _endpoint(tmp_path, "chosen")
+    chosen = "accepted,DISCONNECTED"
+    monitor = _start("monitor", f"bind:{endpoint}", "-t", "PULL", "--events", chosen, "-n", "2")
+    try:
+        # No LISTENING line: the sender connects, sends and leaves.
+        assert _run("send", "-c", endpoint, stdin=b"hello\n") == (0, b"", b"")
+    finally:
+        status, out, err = _finish(monitor)
+    assert (status, err) == (0, b"")
+    assert [line.split()[0] for line in out.decode().splitlines()] == ["ACCEPTED", "DISCONNECTED"]
+
+
+def test_monitor_rejects_an_unknown_event_in_one_line() -> None:
+    status, out, err = _run("monitor", "-c", "tcp://127.0.0.1:1", "--events", "CONNECTED,BOGUS")
+    assert (status, out) == (2, b"")
+    (line,) = err.decode().splitlines()[-1:]
+    assert line.startswith("trio-zmq monitor: error: argument --events: unknown event 'BOGUS'")
+
+
+@pytest.mark.skipif(not zmq.has("curve"), reason="libzmq without CURVE")
+def test_proxy_with_a_curve_frontend_and_a_capture_socket(tmp_path: Path) -> None:
+    """Clients reach the frontend only through CURVE; the capture socket
+    (a PUSH here, so no copy is lost to a late subscriber) gets each message."""
+    server_public, server_secret = _keys(tmp_path / "keys", "proxy")
+    front, back = _endpoint(tmp_path, "front"), _endpoint(tmp_path, "back")
+    capture = _endpoint(tmp_path, "capture")
+    command = [sys.executable, "-c", _WITH_CTRL_C, *_trio_zmq(), "proxy", front, back]
+    options = ["--frontend-type", "PULL", "--backend-type", "PUSH", "--capture", capture]
+    options += [
+        "--capture-type",
+        "PUSH",
+        "--curve-server",
+        "--curve-secret-key",
+        f"@{server_secret}",
+    ]
+    proxy = subprocess.Popen([*command, *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        receiver = _start("recv", "-c", back, "-n", "2")
+        copies = _start("recv", "-c", capture, "-n", "2")
+        client = ["send", "-c", front, "--curve-server-key", f"@{server_public}"]
+        assert _run(*client, stdin=b"secured\nand copied\n") == (0, b"", b"")
+        assert _finish(receiver) == (0, b"secured\nand copied\n", b"")
+        assert _finish(copies) == (0, b"secured\nand copied\n", b"")
+        # Without CURVE the frontend's handshake fails and libzmq drops the
+        # message with the connection: nothing reaches the backend.
+        _run("send", "-c", front, "--timeout", "3", stdin=b"plain\n")
+        nothing = _run("recv", "-c", back, "-n", "1", "--timeout", "2")
+        assert nothing == (1, b"", b"trio-zmq recv: error: timed out\n")
+    finally:
+        proxy.send_signal(signal.SIGINT)
+        status, out, err = _finish(proxy)
+    assert (status, out) == (INTERRUPTED, b"")
+    assert err.decode().splitlines() == ["trio-zmq proxy: interrupted"]

@@ -14,7 +14,7 @@ import trio
 
 from . import _demo, _keys, _monitor_cmd, _pipe, _proxy_cmd
 from ._command import Parser, positive_int, run_command
-from ._options import check_socket_options, run_tool
+from ._options import check_curve_options, check_socket_options, run_tool
 
 
 def build_parser() -> Parser:
@@ -72,9 +72,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     prog = f"trio-zmq {args.command}"
     if args.command == "keys":
         return run_tool(prog, lambda: _keys.keys(args))
-    if args.command == "proxy":
-        return run_tool(prog, lambda: trio.run(_proxy_cmd.proxy, args))
     subparser = _subparser(parser, args.command)
+    if args.command == "proxy":
+        check_curve_options(subparser, args)
+        return run_tool(prog, lambda: trio.run(_proxy_cmd.proxy, args))
     if args.command == "monitor":
         _monitor_cmd.prepare(args)
         check_socket_options(subparser, args)

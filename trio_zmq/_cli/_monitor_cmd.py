@@ -8,16 +8,36 @@ from __future__ import annotations
 
 import argparse
 
+import zmq
+
 from ._command import Parser
 from ._options import (
     Progress,
     add_count_and_timeout,
     add_socket_options,
+    attach,
     bounded,
+    make_socket,
     open_context,
-    open_socket,
     write_stdout,
 )
+
+#: The event names ``--events`` takes, and their flags.
+EVENTS = {
+    event.name: int(event)
+    for event in zmq.Event
+    if event.name and not event.name.startswith("PROTOCOL_ERROR") and event & zmq.EVENT_ALL
+}
+
+
+def event_mask(text: str) -> int:
+    """An argparse type: comma-separated event names (any case), or'ed."""
+    mask = 0
+    for name in text.upper().replace(" ", "").split(","):
+        if name not in EVENTS:
+            raise argparse.ArgumentTypeError(f"unknown event {name!r} (one of {', '.join(EVENTS)})")
+        mask |= EVENTS[name]
+    return mask
 
 
 def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
@@ -33,6 +53,13 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
     monitor.add_argument("endpoint", nargs="*", metavar="ENDPOINT")
     add_socket_options(monitor, "DEALER")
     add_count_and_timeout(monitor, "events")
+    monitor.add_argument(
+        "--events",
+        type=event_mask,
+        default=zmq.EVENT_ALL,
+        metavar="NAME[,NAME...]",
+        help="print only these events, e.g. CONNECTED,DISCONNECTED (default: all)",
+    )
 
 
 def prepare(args: argparse.Namespace) -> None:
@@ -49,12 +76,9 @@ async def monitor(args: argparse.Namespace) -> int:
     counted = Progress("trio-zmq monitor", enabled=False)
     with bounded(args.timeout):
         async with open_context() as ctx:
-            sock = open_socket(ctx, _deferred(args))
-            async with sock.monitor() as events:
-                for endpoint in args.bind:
-                    sock.bind(endpoint)
-                for endpoint in args.connect:
-                    sock.connect(endpoint)
+            sock = make_socket(ctx, args)
+            async with sock.monitor(args.events) as events:
+                attach(sock, args)  # once the monitor runs: no event is missed
                 async for event in events:
                     line = f"{event.event.name} {event.value} {event.endpoint}\n"
                     await write_stdout(line.encode())
@@ -62,8 +86,3 @@ async def monitor(args: argparse.Namespace) -> int:
                     if args.count is not None and counted.count >= args.count:
                         break
     return 0
-
-
-def _deferred(args: argparse.Namespace) -> argparse.Namespace:
-    """``args`` without endpoints: they are bound and connected once the monitor runs."""
-    return argparse.Namespace(**{**vars(args), "bind": [], "connect": []})

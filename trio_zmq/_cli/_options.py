@@ -114,6 +114,11 @@ def add_socket_options(parser: argparse.ArgumentParser, default_type: str) -> No
         default=default_type,
         help=f"socket type ({default_type})",
     )
+    parser.add_argument(
+        "--identity",
+        metavar="TEXT",
+        help="this socket's routing id, as a ROUTER peer sees it (default: libzmq's)",
+    )
     add_curve_options(parser)
 
 
@@ -145,6 +150,11 @@ def check_socket_options(parser: argparse.ArgumentParser, args: argparse.Namespa
     """Errors in the socket options, before anything starts (exit status 2)."""
     if not args.bind and not args.connect:
         parser.error("give at least one -b/--bind or -c/--connect ENDPOINT")
+    check_curve_options(parser, args)
+
+
+def check_curve_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Errors in the CURVE options (exit status 2)."""
     if args.curve_server and args.curve_secret_key is None:
         parser.error("--curve-server needs --curve-secret-key")
     if args.curve_server and args.curve_server_key is not None:
@@ -173,7 +183,8 @@ def _load(text: str, *, secret: bool) -> tuple[bytes, bytes | None]:
     return (b"", key) if secret else (key, None)
 
 
-def _apply_curve(sock: trio_zmq.Socket, args: argparse.Namespace) -> None:
+def apply_curve(sock: trio_zmq.Socket, args: argparse.Namespace) -> None:
+    """Set ``sock``'s CURVE keys from the ``--curve-*`` options in ``args``."""
     public: bytes | None = None
     secret: bytes | None = None
     if args.curve_secret_key is not None:
@@ -201,17 +212,33 @@ def _apply_curve(sock: trio_zmq.Socket, args: argparse.Namespace) -> None:
     sock.set(zmq.CURVE_SECRETKEY, secret)
 
 
-def open_socket(ctx: trio_zmq.Context, args: argparse.Namespace) -> trio_zmq.Socket:
-    """A socket of ``args.type`` with its CURVE keys, bound and connected."""
-    sock = ctx.socket(SOCKET_TYPES[args.type])
-    _apply_curve(sock, args)
+def make_socket(
+    ctx: trio_zmq.Context, args: argparse.Namespace, kind: int | None = None
+) -> trio_zmq.Socket:
+    """A socket of ``args.type`` (or ``kind``) with its identity, CURVE keys
+    and subscriptions, not yet bound or connected (see :func:`attach`)."""
+    sock = ctx.socket(SOCKET_TYPES[args.type] if kind is None else kind)
+    if args.identity is not None:
+        sock.set(zmq.ROUTING_ID, args.identity.encode())
+    apply_curve(sock, args)
     if args.type == "SUB":
         for prefix in getattr(args, "subscribe", None) or [""]:
             sock.subscribe(prefix)
+    return sock
+
+
+def attach(sock: trio_zmq.Socket, args: argparse.Namespace) -> None:
+    """Bind ``sock`` to each ``-b`` endpoint and connect it to each ``-c`` one."""
     for endpoint in args.bind:
         sock.bind(endpoint)
     for endpoint in args.connect:
         sock.connect(endpoint)
+
+
+def open_socket(ctx: trio_zmq.Context, args: argparse.Namespace) -> trio_zmq.Socket:
+    """:func:`make_socket`, bound and connected."""
+    sock = make_socket(ctx, args)
+    attach(sock, args)
     return sock
 
 

@@ -4,21 +4,35 @@ One line is one message (``-d`` splits it into frames, and joins received
 frames with it); ``--raw`` sends the whole of stdin as one message and
 writes received frames as they are.  A REQ ``send`` prints each reply; a
 REP ``recv`` answers each request with itself, or with ``--reply``.
+
+A ROUTER ``send`` takes the peer's routing id as the first frame and fails
+(exit status 1) on a message to a peer it does not know, instead of
+dropping it as libzmq does by default (``ROUTER_MANDATORY``).  ``--peers N``
+holds the first message until N peers are there: N finished handshakes,
+or for PUB N subscriptions (the socket is an XPUB that reads them), so a
+subscriber that joins late does not miss the start.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 
-from ._command import Parser
+import zmq
+
+import trio_zmq
+
+from ._command import Parser, positive_int
 from ._options import (
     Progress,
     Stdin,
     add_count_and_timeout,
     add_socket_options,
+    attach,
     bounded,
     check_socket_options,
     delimiter,
+    make_socket,
     open_context,
     open_socket,
     write_stdout,
@@ -58,6 +72,12 @@ def add_parsers(commands: argparse._SubParsersAction[Parser]) -> None:
         metavar="MS",
         help="how long to wait at the end for queued messages to go (-1: until they do)",
     )
+    send.add_argument(
+        "--peers",
+        type=positive_int,
+        metavar="N",
+        help="wait for N peers before the first message (PUB: N subscriptions)",
+    )
     recv = commands.add_parser(
         "recv",
         help="print received messages as lines",
@@ -82,6 +102,8 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         parser.error(f"{args.command} takes a socket of type {', '.join(allowed)}, not {args.type}")
     if args.raw and args.delimiter is not None:
         parser.error("--raw and -d/--delimiter exclude each other")
+    if args.command == "send" and args.type == "ROUTER" and not args.delimiter:
+        parser.error("a ROUTER sends to the routing id in the first frame: give -d/--delimiter")
     if args.command == "recv":
         if args.subscribe and args.type != "SUB":
             parser.error("--subscribe is for a SUB socket")
@@ -95,13 +117,38 @@ def _render(frames: list[bytes], args: argparse.Namespace) -> bytes:
     return (args.delimiter or DEFAULT_JOIN).join(frames) + b"\n"
 
 
+async def _open_sender(ctx: trio_zmq.Context, args: argparse.Namespace) -> trio_zmq.Socket:
+    """The sending socket, bound and connected, its ``--peers`` there."""
+    if args.peers is not None and args.progress:
+        what = "subscriptions" if args.type == "PUB" else "peers"
+        print(f"trio-zmq send: waiting for {args.peers} {what}", file=sys.stderr, flush=True)
+    if args.peers is None:
+        sock = open_socket(ctx, args)
+    elif args.type == "PUB":
+        # An XPUB sends as a PUB does, and hands over each subscription.
+        sock = make_socket(ctx, args, zmq.XPUB)
+        sock.set(zmq.XPUB_VERBOSE, 1)  # every subscriber's, not each prefix once
+        attach(sock, args)
+        for _ in range(args.peers):
+            await sock.recv()
+    else:
+        sock = make_socket(ctx, args)
+        async with sock.monitor(zmq.EVENT_HANDSHAKE_SUCCEEDED) as events:
+            attach(sock, args)
+            for _ in range(args.peers):
+                await events.receive()
+    if args.type == "ROUTER":
+        sock.set(zmq.ROUTER_MANDATORY, 1)
+    return sock
+
+
 async def send(args: argparse.Namespace) -> int:
     """``trio-zmq send``: returns the exit status."""
     stdin = Stdin()
     progress = Progress("trio-zmq send", args.progress)
     with bounded(args.timeout):
         async with open_context() as ctx:
-            sock = open_socket(ctx, args)
+            sock = await _open_sender(ctx, args)
             while args.count is None or progress.count < args.count:
                 if args.raw:
                     if progress.count:

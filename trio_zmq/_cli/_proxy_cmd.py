@@ -1,7 +1,10 @@
 """``trio-zmq proxy FRONTEND BACKEND``: :func:`trio_zmq.proxy` between two sockets.
 
 An endpoint may start with ``bind:`` or ``connect:``; without a prefix the
-socket binds (a broker is the fixed point others connect to).
+socket binds (a broker is the fixed point others connect to).  The CURVE
+options secure the frontend, the side clients come from; ``--capture``
+sends a copy of every forwarded message to a third socket (PUB unless
+``--capture-type`` says otherwise).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import argparse
 import trio_zmq
 
 from ._command import Parser
-from ._options import SOCKET_TYPES, open_context, socket_type
+from ._options import SOCKET_TYPES, add_curve_options, apply_curve, open_context, socket_type
 
 _PREFIXES = ("bind:", "connect:")
 
@@ -30,6 +33,13 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
     proxy.add_argument("backend", metavar="BACKEND_ENDPOINT")
     proxy.add_argument("--frontend-type", type=socket_type, default="ROUTER", help="(ROUTER)")
     proxy.add_argument("--backend-type", type=socket_type, default="DEALER", help="(DEALER)")
+    proxy.add_argument(
+        "--capture",
+        metavar="ENDPOINT",
+        help="send a copy of every forwarded message to a socket at ENDPOINT",
+    )
+    proxy.add_argument("--capture-type", type=socket_type, default="PUB", help="(PUB)")
+    add_curve_options(proxy)
 
 
 def split_endpoint(text: str) -> tuple[str, str]:
@@ -40,8 +50,15 @@ def split_endpoint(text: str) -> tuple[str, str]:
     return "bind", text
 
 
-def _open(ctx: trio_zmq.Context, type_name: str, endpoint: str) -> trio_zmq.Socket:
+def _open(
+    ctx: trio_zmq.Context,
+    type_name: str,
+    endpoint: str,
+    curve: argparse.Namespace | None = None,
+) -> trio_zmq.Socket:
     sock = ctx.socket(SOCKET_TYPES[type_name])
+    if curve is not None:
+        apply_curve(sock, curve)
     how, address = split_endpoint(endpoint)
     if type_name == "SUB":
         sock.subscribe(b"")
@@ -55,7 +72,10 @@ def _open(ctx: trio_zmq.Context, type_name: str, endpoint: str) -> trio_zmq.Sock
 async def proxy(args: argparse.Namespace) -> int:
     """``trio-zmq proxy``: forwards until interrupted."""
     async with open_context() as ctx:
-        frontend = _open(ctx, args.frontend_type, args.frontend)
+        frontend = _open(ctx, args.frontend_type, args.frontend, args)
         backend = _open(ctx, args.backend_type, args.backend)
-        await trio_zmq.proxy(frontend, backend)
+        capture = None
+        if args.capture is not None:
+            capture = _open(ctx, args.capture_type, args.capture)
+        await trio_zmq.proxy(frontend, backend, capture)
     raise AssertionError("trio_zmq.proxy returned")  # it forwards until cancelled

@@ -62,12 +62,21 @@ only to be broken.
 
 Nothing here runs in the background: all the waiting and serving happens in
 the tasks of the callers.
+
+Threads.  A libzmq socket is not thread-safe, and the waiters' queues are
+plain Python state of one event loop.  While tasks wait on a socket, the
+engine remembers their thread (:attr:`Engine.thread`), and an operation
+from another thread raises RuntimeError before it touches anything
+(:meth:`Engine.check_thread`).  An idle socket may move to another thread
+or another ``trio.run`` (libzmq allows a migration with a memory barrier,
+which the handover between threads provides).
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from threading import get_ident
 from typing import Any, Final, NoReturn, Protocol, cast, final
 
 import outcome
@@ -75,7 +84,7 @@ import trio
 import zmq
 
 from . import _backend
-from ._exceptions import closed_error
+from ._exceptions import closed_error, wrong_thread_error
 
 RECV: Final = 0
 SEND: Final = 1
@@ -205,6 +214,7 @@ class Engine:
         "sleeper",
         "slept",
         "stall_backoff",
+        "thread",
         "watch_scope",
         "watcher",
         "zsock",
@@ -234,6 +244,8 @@ class Engine:
         #: Non-zero while a head is stuck although ZMQ_EVENTS says it may go
         #: on (see _note_stall): the watcher's fd sleep then times out.
         self.stall_backoff = 0.0
+        #: The thread of the tasks waiting on this socket (while any do).
+        self.thread = get_ident()
 
     # ------------------------------------------------------------------
     # Operating
@@ -243,6 +255,11 @@ class Engine:
     def busy(self) -> bool:
         """True while any task waits on this socket."""
         return bool(self.queues[RECV] or self.queues[SEND])
+
+    def check_thread(self) -> None:
+        """Raise RuntimeError if tasks of another thread wait on this socket."""
+        if (self.queues[RECV] or self.queues[SEND]) and get_ident() != self.thread:
+            raise wrong_thread_error(self.thread)
 
     def waiting(self, direction: int) -> int:
         """How many tasks wait in ``direction`` (RECV or SEND)."""
@@ -267,10 +284,13 @@ class Engine:
 
         Raises:
           ClosedResourceError: the engine is closed.
+          RuntimeError: tasks of another thread wait on the socket.
           zmq.ZMQError: what the attempt raised, other than zmq.Again.
         """
         if self.closed:
             raise closed_error()
+        if (self.queues[RECV] or self.queues[SEND]) and get_ident() != self.thread:
+            raise wrong_thread_error(self.thread)
         if (self.queues[direction] and self._ahead(direction)) or (
             will_wait and self.slept[direction]
         ):
@@ -487,13 +507,16 @@ class Engine:
 
         Raises:
           ClosedResourceError: if the socket is or gets closed.
+          RuntimeError: tasks of another thread wait on the socket.
           Exception: whatever the attempt raised, other than zmq.Again, or
             what :meth:`abort` ended the wait with.
         """
         if self.closed:
             raise closed_error()
+        self.check_thread()
         if tag is not None:
             tag.check()
+        self.thread = get_ident()
         waiter = Waiter(attempt, directions, is_probe, backend, tag)
         for direction in directions:
             self.queues[direction].append(waiter)

@@ -39,3 +39,12 @@ class EndOfStream(trio.EndOfChannel, anyio.EndOfStream):
 
 def closed_error(what: str = "the zmq socket was closed") -> ClosedResourceError:
     return ClosedResourceError(what)
+
+
+def wrong_thread_error(owner: int) -> RuntimeError:
+    """A socket used from one thread while tasks of another wait on it."""
+    return RuntimeError(
+        f"tasks of thread {owner} are waiting on this zmq socket: a libzmq socket "
+        "must not be used from two threads at once (from another thread, reach "
+        "its event loop with trio.from_thread.run / anyio.from_thread.run)"
+    )

@@ -100,6 +100,7 @@ class Context:
 
     @property
     def closed(self) -> bool:
+        """Whether the libzmq context is terminated."""
         return self._zctx.closed
 
     def socket(self, socket_type: int) -> Socket:

@@ -33,6 +33,28 @@ def check_socket_type(socket_type: int) -> zmq.SocketType:
     return kind
 
 
+#: The flags a send takes; a receive takes only NOBLOCK (zmq.DONTWAIT).
+SEND_FLAGS = int(zmq.NOBLOCK | zmq.SNDMORE)
+RECV_FLAGS = int(zmq.NOBLOCK)
+
+
+def check_flags(flags: object, allowed: int) -> None:
+    """Raise unless ``flags`` is an int made of ``allowed`` bits.
+
+    libzmq ignores a flag it does not know; a typo (``zmq.POLLIN`` for
+    ``zmq.NOBLOCK``) would then silently block.
+
+    Raises:
+      TypeError: not an int.
+      ValueError: a bit outside ``allowed``.
+    """
+    if not isinstance(flags, int) or isinstance(flags, bool):
+        raise TypeError(f"flags must be an int (zmq.NOBLOCK, ...), not {type(flags).__name__}")
+    if flags & ~allowed:
+        names = "zmq.NOBLOCK or zmq.SNDMORE" if allowed & zmq.SNDMORE else "zmq.NOBLOCK"
+        raise ValueError(f"unknown flags {int(flags):#x}: this call takes {names}")
+
+
 def check_frame(frame: object) -> None:
     """Raise TypeError unless ``frame`` can be sent as one zmq frame."""
     if isinstance(frame, (bytes, zmq.Frame)):

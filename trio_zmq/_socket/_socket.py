@@ -38,7 +38,15 @@ from .._core._engine import (
 )
 from .._core._exceptions import WouldBlock, closed_error
 from .._core._wait import check_events, wait_events
-from ._errors import check_batch_sequence, check_frame, check_multipart, check_socket_type
+from ._errors import (
+    RECV_FLAGS,
+    SEND_FLAGS,
+    check_batch_sequence,
+    check_flags,
+    check_frame,
+    check_multipart,
+    check_socket_type,
+)
 
 if TYPE_CHECKING:
     from .._channels._channels import MessageReceiveChannel, MessageSendChannel
@@ -184,6 +192,7 @@ class Socket:
 
     @property
     def closed(self) -> bool:
+        """Whether the socket is closed (through this object or the pyzmq socket)."""
         return self._engine.closed or self._zsock.closed
 
     @property
@@ -215,6 +224,7 @@ class Socket:
         engine = self._engine
         if engine.closed and self._zsock.closed:
             return
+        engine.check_thread()
         # Wake the waiters and notify_closing(fd) while the fd still exists.
         engine.close(fd_valid=not self._zsock.closed)
         _registry.release(engine)
@@ -250,6 +260,7 @@ class Socket:
     def _check_open(self) -> None:
         if self._engine.closed:
             raise closed_error()
+        self._engine.check_thread()
 
     def _call(self, method: Callable[..., R], *args: Any, **kwargs: Any) -> R:
         self._check_open()
@@ -280,11 +291,13 @@ class Socket:
         self._endpoints.append(addr)
 
     def unbind(self, addr: str) -> None:
+        """Stop listening on ``addr``, an endpoint :meth:`bind` bound."""
         _check_endpoint(addr)
         self._call(self._zsock.unbind, addr)
         self._forget_endpoint(addr)
 
     def disconnect(self, addr: str) -> None:
+        """Disconnect from ``addr``, an endpoint :meth:`connect` connected to."""
         _check_endpoint(addr)
         self._call(self._zsock.disconnect, addr)
         self._forget_endpoint(addr)
@@ -317,6 +330,7 @@ class Socket:
         return self._call(self._zsock.get, option)
 
     def set(self, option: int, value: Any) -> None:
+        """setsockopt; RCVTIMEO and SNDTIMEO also bound the async calls, as in pyzmq."""
         self._call(self._zsock.set, option, value)
         if option in _TIMEOUT_OPTION:
             self._note_timeout(_TIMEOUT_OPTION.index(option), value)
@@ -328,9 +342,11 @@ class Socket:
     setsockopt = set
 
     def get_string(self, option: int, encoding: str = "utf-8") -> str:
+        """A string option (e.g. ``zmq.LAST_ENDPOINT``), decoded with ``encoding``."""
         return self._call(self._zsock.get_string, option, encoding)
 
     def set_string(self, option: int, optval: str, encoding: str = "utf-8") -> None:
+        """Set a string option, encoded with ``encoding``."""
         self._call(self._zsock.set_string, option, optval, encoding)
 
     getsockopt_string = get_string
@@ -350,6 +366,7 @@ class Socket:
         self._call(self._zsock.subscribe, topic)
 
     def unsubscribe(self, topic: str | bytes) -> None:
+        """Undo a :meth:`subscribe` of ``topic`` on a SUB socket."""
         self._call(self._zsock.unsubscribe, topic)
 
     def __getattr__(self, name: str) -> Any:
@@ -445,6 +462,8 @@ class Socket:
         group: str | None,
     ) -> Attempt:
         check_frame(data)
+        if flags:
+            check_flags(flags, SEND_FLAGS)
         flags |= _NOBLOCK
         if routing_id is None and group is None:
             send_frame = self._send_frame
@@ -458,6 +477,8 @@ class Socket:
         self, msg_parts: Sequence[Any], flags: int, copy: bool, track: bool
     ) -> Attempt:
         parts = check_multipart(msg_parts)
+        if flags:
+            check_flags(flags, SEND_FLAGS)
         if copy is True and not track:
             send_multipart = self._send_multipart_default
         else:
@@ -622,6 +643,8 @@ class Socket:
 
     def _recv_attempt(self, flags: int, copy: bool, track: bool) -> Attempt:
         recv = self._zsock.recv
+        if flags:
+            check_flags(flags, RECV_FLAGS)
         flags |= _NOBLOCK
         if copy is True and not track:
             return lambda _events: recv(flags)  # keywords cost more than the call
@@ -629,6 +652,8 @@ class Socket:
 
     def _recv_multipart_attempt(self, flags: int, copy: bool, track: bool) -> Attempt:
         recv_multipart = _multipart_receiver(self._zsock, copy, track)
+        if flags:
+            check_flags(flags, RECV_FLAGS)
         flags |= _NOBLOCK
         return lambda _events: recv_multipart(flags)
 

@@ -43,12 +43,15 @@ class ChaosSchedule:
         return decisions[position]
 
     def spurious_wakeup(self) -> bool:
+        """The next drawn decision: should the fd watcher wake up once for nothing?"""
         return self._next("spurious", self.spurious_wakeups)
 
     def force_eagain(self) -> bool:
+        """The next drawn decision: should this attempt pretend EAGAIN?"""
         return self._next("eagain", self.forced_eagain)
 
     def extra_checkpoint(self) -> bool:
+        """The next drawn decision: should this operation yield once more first?"""
         return self._next("checkpoint", self.extra_checkpoints)
 
     def used(self) -> dict[str, int]:

@@ -52,6 +52,7 @@ def topics() -> st.SearchStrategy[bytes]:
 
 
 def transports() -> st.SearchStrategy[str]:
+    """The transports socket pairs run over: ``inproc``, ``ipc`` and ``tcp``."""
     return st.sampled_from(["inproc", "ipc", "tcp"])
 
 
