@@ -19,6 +19,7 @@ from ._options import (
     bounded,
     make_socket,
     open_context,
+    split_endpoint,
     write_stdout,
 )
 
@@ -65,10 +66,8 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
 def prepare(args: argparse.Namespace) -> None:
     """Move the positional endpoints to ``args.bind`` and ``args.connect``."""
     for endpoint in args.endpoint:
-        if endpoint.startswith("bind:"):
-            args.bind.append(endpoint.removeprefix("bind:"))
-        else:
-            args.connect.append(endpoint.removeprefix("connect:"))
+        how, address = split_endpoint(endpoint, default="connect")
+        (args.bind if how == "bind" else args.connect).append(address)
 
 
 async def monitor(args: argparse.Namespace) -> int:

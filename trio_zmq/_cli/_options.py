@@ -227,6 +227,15 @@ def make_socket(
     return sock
 
 
+def split_endpoint(text: str, default: str) -> tuple[str, str]:
+    """``bind:tcp://...`` -> ``("bind", "tcp://...")``, ``connect:...`` likewise;
+    without a prefix, ``(default, text)``."""
+    for how in ("bind", "connect"):
+        if text.startswith(how + ":"):
+            return how, text[len(how) + 1 :]
+    return default, text
+
+
 def attach(sock: trio_zmq.Socket, args: argparse.Namespace) -> None:
     """Bind ``sock`` to each ``-b`` endpoint and connect it to each ``-c`` one."""
     for endpoint in args.bind:

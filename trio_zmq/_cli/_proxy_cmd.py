@@ -14,9 +14,14 @@ import argparse
 import trio_zmq
 
 from ._command import Parser
-from ._options import SOCKET_TYPES, add_curve_options, apply_curve, open_context, socket_type
-
-_PREFIXES = ("bind:", "connect:")
+from ._options import (
+    SOCKET_TYPES,
+    add_curve_options,
+    apply_curve,
+    open_context,
+    socket_type,
+    split_endpoint,
+)
 
 
 def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
@@ -42,14 +47,6 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
     add_curve_options(proxy)
 
 
-def split_endpoint(text: str) -> tuple[str, str]:
-    """``bind:tcp://...`` -> ``("bind", "tcp://...")``; no prefix means bind."""
-    for prefix in _PREFIXES:
-        if text.startswith(prefix):
-            return prefix[:-1], text[len(prefix) :]
-    return "bind", text
-
-
 def _open(
     ctx: trio_zmq.Context,
     type_name: str,
@@ -59,7 +56,7 @@ def _open(
     sock = ctx.socket(SOCKET_TYPES[type_name])
     if curve is not None:
         apply_curve(sock, curve)
-    how, address = split_endpoint(endpoint)
+    how, address = split_endpoint(endpoint, default="bind")
     if type_name == "SUB":
         sock.subscribe(b"")
     if how == "bind":

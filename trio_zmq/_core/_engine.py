@@ -289,6 +289,7 @@ class Engine:
         """
         if self.closed:
             raise closed_error()
+        # check_thread(), written out: this runs for every operation.
         if (self.queues[RECV] or self.queues[SEND]) and get_ident() != self.thread:
             raise wrong_thread_error(self.thread)
         if (self.queues[direction] and self._ahead(direction)) or (
