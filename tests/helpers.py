@@ -25,6 +25,7 @@ import zmq
 import trio_zmq
 from trio_zmq._core import _backend
 from trio_zmq._core._engine import RECV, SEND, Engine
+from trio_zmq._socket._port import port_of
 
 PEER_SCRIPT = Path(__file__).with_name("peer.py")
 
@@ -121,6 +122,24 @@ async def until_writable(sock: AnySocket) -> None:
 # ----------------------------------------------------------------------
 
 
+def engine_of(sock: trio_zmq.Socket) -> Engine:
+    """The engine under ``sock``, for tests of the engine itself; tests that
+    only need to know who waits read ``sock.statistics()``."""
+    return port_of(sock).engine
+
+
+def waiting(sock: trio_zmq.Socket, direction: int) -> int:
+    """How many tasks wait on ``sock`` in ``direction`` (RECV or SEND)."""
+    stats = sock.statistics()
+    return stats.tasks_waiting_receive if direction == RECV else stats.tasks_waiting_send
+
+
+def busy(sock: trio_zmq.Socket) -> bool:
+    """Whether any task waits on ``sock``."""
+    stats = sock.statistics()
+    return bool(stats.tasks_waiting_receive or stats.tasks_waiting_send)
+
+
 def assert_engine_idle(engine: Engine) -> None:
     """No waiter is left registered in ``engine``."""
     assert not engine.queues[RECV], engine.queues[RECV]
@@ -129,9 +148,11 @@ def assert_engine_idle(engine: Engine) -> None:
 
 
 def assert_idle(*socks: trio_zmq.Socket) -> None:
-    """No waiter is left registered in the engines of ``socks``."""
+    """No task is left waiting on ``socks``."""
     for sock in socks:
-        assert_engine_idle(sock._engine)
+        stats = sock.statistics()
+        assert stats.tasks_waiting_receive == stats.tasks_waiting_send == 0, stats
+        assert not stats.fd_watched, stats
 
 
 def current_task() -> object:

@@ -23,6 +23,7 @@ from ._channels._channels import ChannelStatistics, MessageReceiveChannel, Messa
 from ._core._exceptions import ClosedResourceError, EndOfStream, WouldBlock
 from ._core._wait import probe, wait_readable, wait_writable
 from ._socket._context import Context, ContextTermWarning
+from ._socket._port import SocketStatistics
 from ._socket._socket import Socket
 from ._tools._monitor import Monitor, MonitorEvent, monitor
 from ._tools._poller import Poller
@@ -46,6 +47,7 @@ __all__ = [
     "ProxyFlushTimeout",
     "ProxyStatistics",
     "Socket",
+    "SocketStatistics",
     "WouldBlock",
     "ZMQAttribute",
     "__version__",

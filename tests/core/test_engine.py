@@ -40,6 +40,7 @@ from tests.helpers import (
     assert_idle,
     bind,
     current_task,
+    engine_of,
     pair,
     seq,
 )
@@ -171,9 +172,9 @@ async def test_burst_while_receiver_blocked(ctx: trio_zmq.Context, endpoint: str
         async with anyio.create_task_group() as nursery:
             nursery.start_soon(receiver)
             await wait_all_tasks_blocked()
-            watcher = pull._engine.watcher
+            watcher = engine_of(pull).watcher
             assert watcher is not None  # the receiver sleeps on the fd
-            assert list(pull._engine.queues[RECV]) == [watcher]
+            assert list(engine_of(pull).queues[RECV]) == [watcher]
             # The burst: as many as libzmq takes in one synchronous stretch.
             for n in range(BURST):
                 try:
@@ -205,7 +206,7 @@ async def test_burst_from_peer_process(
                 if receiver_first:
                     nursery.start_soon(receiver)
                     await wait_all_tasks_blocked()
-                    assert pull._engine.watcher is not None
+                    assert pull.statistics().fd_watched
                 process = peer("push-seq", address, str(BURST))
                 # The peer sends everything and exits; once its connection is
                 # gone, all 1000 are queued here.
@@ -281,9 +282,9 @@ async def test_own_operation_does_not_strand_blocked_receiver(
         async with anyio.create_task_group() as nursery:
             nursery.start_soon(receiver)
             await wait_all_tasks_blocked()
-            watcher = sock._engine.watcher
+            watcher = engine_of(sock).watcher
             assert watcher is not None
-            assert list(sock._engine.queues[RECV]) == [watcher]
+            assert list(engine_of(sock).queues[RECV]) == [watcher]
             # ---- one synchronous stretch: R cannot run until `steal` awaits
             peer_sock.send_nowait(b"m")
             if message_arrived:
@@ -332,7 +333,7 @@ async def test_subscribe_does_not_strand_blocked_receiver(
         async with anyio.create_task_group() as nursery:
             nursery.start_soon(receiver)
             await wait_all_tasks_blocked()
-            assert sub._engine.watcher is not None
+            assert sub.statistics().fd_watched
             # ---- one synchronous stretch
             pub.send_nowait(b"m")
             if message_arrived:
@@ -446,9 +447,9 @@ async def test_many_senders_and_receivers_on_one_dealer(
             await wait_all_tasks_blocked()
             # The DEALER has no peer yet: all twenty are parked on the one
             # socket, and exactly one of them watches the fd.
-            assert len(dealer._engine.queues[RECV]) == TASKS
-            assert len(dealer._engine.queues[SEND]) == TASKS
-            assert dealer._engine.watcher is not None
+            assert dealer.statistics().tasks_waiting_receive == TASKS
+            assert dealer.statistics().tasks_waiting_send == TASKS
+            assert dealer.statistics().fd_watched
             dealer.connect(address)
             nursery.start_soon(echo)
             await all_back.wait()
@@ -489,7 +490,7 @@ async def start_receivers(
     for i in range(TASKS):
         nursery.start_soon(receiver, i)
         await wait_all_tasks_blocked()
-        assert len(dealer._engine.queues[RECV]) == i + 1
+        assert dealer.statistics().tasks_waiting_receive == i + 1
     return finished
 
 
@@ -498,7 +499,7 @@ async def test_cancelling_the_watcher_does_not_strand_the_others(
 ) -> None:
     peer_sock, dealer, _ = pair(ctx, zmq.DEALER, zmq.DEALER, endpoint)
     await establish(peer_sock, dealer)
-    engine = dealer._engine
+    engine = engine_of(dealer)
     results: dict[int, bytes] = {}
     scopes: dict[object, anyio.CancelScope] = {}
     index: dict[object, int] = {}
@@ -538,7 +539,7 @@ async def test_cancelling_the_watcher_with_a_message_pending(
     next receiver in line, and the rest still get theirs."""
     peer_sock, dealer, _ = pair(ctx, zmq.DEALER, zmq.DEALER, endpoint)
     await establish(peer_sock, dealer)
-    engine = dealer._engine
+    engine = engine_of(dealer)
     fd = dealer.fileno()
     results: dict[int, bytes] = {}
     scopes: dict[object, anyio.CancelScope] = {}
@@ -600,7 +601,7 @@ async def test_senders_are_served_in_the_order_they_parked(
             for i in range(TASKS):
                 nursery.start_soon(sender, i)
                 await wait_all_tasks_blocked()
-                assert len(push._engine.queues[SEND]) == i + 1
+                assert push.statistics().tasks_waiting_send == i + 1
             pull = ctx.socket(zmq.PULL)
             pull.connect(address)
             received = [await pull.recv() for _ in range(TASKS)]
@@ -621,7 +622,7 @@ async def test_blocked_sender_watching_the_fd_serves_every_ready_receiver(
     dealer.sndhwm = 1
     dealer.connect(address)
     await establish(peer_sock, dealer)
-    engine = dealer._engine
+    engine = engine_of(dealer)
     payload = b"f" * 16384  # fills the kernel buffers of tcp/ipc quickly
     results: dict[int, bytes] = {}
     scopes: dict[object, anyio.CancelScope] = {}

@@ -26,7 +26,7 @@ from trio_zmq._core._engine import _WAKE_AHEAD, RECV, SEND, Engine
 
 from tests.broken_engines import NoWakePasson
 from tests.conftest import ON_EVERY_LOOP
-from tests.helpers import assert_schedule_point, bind, pair
+from tests.helpers import assert_schedule_point, bind, busy, engine_of, pair
 
 if sys.version_info < (3, 11):
     from exceptiongroup import ExceptionGroup
@@ -173,7 +173,7 @@ async def test_rcvtimeo_raises_again(ctx: trio_zmq.Context, endpoint: str) -> No
     pull.rcvtimeo = 20
     with anyio.fail_after(PROMPT), pytest.raises(zmq.Again):
         await pull.recv()
-    assert not pull._engine.busy
+    assert not busy(pull)
 
 
 @pytest.mark.parametrize("broken", [False, True], ids=["engine", "broken-no-wake-passon"])
@@ -197,7 +197,7 @@ async def test_cancel_between_wake_and_resume_passes_the_wake_on(
         pytest.skip("on trio nothing can cancel a woken task before it runs")
     with _registry.engine_factory(NoWakePasson if broken else Engine):
         pull, push, _ = pair(ctx, zmq.PULL, zmq.PUSH, inproc)
-    engine = pull._engine
+    engine = engine_of(pull)
     assert isinstance(engine, NoWakePasson) is broken
     names = [f"R{i}" for i in range(_WAKE_AHEAD + 1)]
     last = names[-1]

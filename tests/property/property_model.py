@@ -51,9 +51,10 @@ if sys.version_info < (3, 11):
 import trio_zmq
 from trio_zmq._core import _backend
 from trio_zmq._core._engine import RECV, SEND, Attempt, read_events
+from trio_zmq._socket._port import port_of
 from trio_zmq.testing import ChaosSchedule, chaos_mode, sync_pub_sub, unique_endpoint
 
-from tests.helpers import current_task, open_fds
+from tests.helpers import current_task, engine_of, open_fds
 
 Side = Literal["A", "B"]
 SIDES: tuple[Side, Side] = ("A", "B")
@@ -554,7 +555,7 @@ class Runner:
         return record
 
     def _is_parked(self, record: TaskRecord) -> bool:
-        engine = self.socks[record.side]._engine
+        engine = engine_of(self.socks[record.side])
         return any(w.task is record.task for w in engine.queues[record.direction])
 
     def pending(self, kind: str | None = None, side: Side | None = None) -> list[TaskRecord]:
@@ -573,7 +574,7 @@ class Runner:
                     # recv_multipart() with an attempt that also notes *when*
                     # libzmq handed the message over: tasks served together
                     # may resume in any order, the socket's order is this.
-                    frames = await sock._operate(RECV, self._recording_attempt(record), 0)
+                    frames = await port_of(sock).operate(RECV, self._recording_attempt(record), 0)
                     self.delivered[record.side].append(self._from_frames(record.side, frames))
                 elif record.kind == "wait":
                     await sock.wait_readable()
@@ -593,7 +594,7 @@ class Runner:
                         record.current = (record.label, seq)
                         # send_multipart(), noting the send when libzmq takes
                         # it (others may run before this task resumes).
-                        await sock._operate(SEND, self._recording_send(record, dest), 0)
+                        await port_of(sock).operate(SEND, self._recording_send(record, dest), 0)
                         if self.topology.req_rep:
                             await self._await_reply(record, sock)
                         record.current = None
@@ -637,7 +638,7 @@ class Runner:
         assert record.current is not None
         request, record.current = record.current, None
         record.phase = "recv"
-        frames = await sock._operate(RECV, self._recording_attempt(record), 0)
+        frames = await port_of(sock).operate(RECV, self._recording_attempt(record), 0)
         reply = self._from_frames(record.side, frames)
         self.delivered[record.side].append(reply)
         if reply != request:
@@ -652,14 +653,14 @@ class Runner:
                 frames = await rep.recv_multipart()
                 self._received("A", frames)
                 reply = self._from_frames("A", frames)
-                plain = rep._send_multipart_attempt(frames, 0, True, False)
+                plain = port_of(rep).send_multipart_attempt(frames, 0, True, False)
 
                 def attempt(events: int, plain: Attempt = plain, reply: Message = reply) -> None:
                     # Noted when libzmq takes it, not when we resume.
                     plain(events)
                     self.sent["B"].append(reply)
 
-                await rep._operate(SEND, attempt, 0)
+                await port_of(rep).operate(SEND, attempt, 0)
         except anyio.ClosedResourceError:
             if "A" not in self.closed:
                 raise PropertyViolation(
@@ -693,7 +694,7 @@ class Runner:
     def _recording_send(self, record: TaskRecord, dest: Side) -> Attempt:
         assert record.current is not None
         message = record.current
-        plain = self.socks[record.side]._send_multipart_attempt(
+        plain = port_of(self.socks[record.side]).send_multipart_attempt(
             self._frames_to(dest, message), 0, True, False
         )
 
@@ -715,7 +716,7 @@ class Runner:
 
     def _recording_attempt(self, record: TaskRecord) -> Attempt:
         side = record.side
-        plain = self.socks[side]._recv_multipart_attempt(0, True, False)
+        plain = port_of(self.socks[side]).recv_multipart_attempt(0, True, False)
 
         def attempt(events: int) -> list[bytes]:
             frames: list[bytes] = plain(events)
@@ -791,12 +792,12 @@ class Runner:
                 if pending:
                     pending[pick % len(pending)].scope.cancel()
             case CancelWatcher(side) if self._usable(side):
-                watcher = self.socks[side]._engine.watcher
+                watcher = engine_of(self.socks[side]).watcher
                 for record in self.pending():
                     if watcher is not None and record.task is watcher.task:
                         record.scope.cancel()
             case SpuriousWakeup(side) if self._usable(side):
-                self.socks[side]._engine._poke_watcher()
+                engine_of(self.socks[side])._poke_watcher()
             case LibraryOp(side, op) if self._usable(side):
                 self._library_op(side, op)
             case SetHWM(side, hwm) if (
@@ -928,8 +929,8 @@ class Runner:
                     parked.append(record)
         for side in open_sides:
             # Our reads may have eaten an edge: let the engines look again.
-            if self.socks[side]._engine.busy:
-                self.socks[side]._engine.serve()
+            if engine_of(self.socks[side]).busy:
+                engine_of(self.socks[side]).serve()
         return parked
 
     def _check_woken_resumed(self) -> None:
@@ -944,7 +945,7 @@ class Runner:
         for side in SIDES:
             if side in self.closed:
                 continue
-            engine = self.socks[side]._engine
+            engine = engine_of(self.socks[side])
             for queue in engine.queues:
                 for waiter in queue:
                     if waiter.woken:
@@ -1104,7 +1105,7 @@ class Runner:
         for side in SIDES:
             if side in self.closed:
                 continue
-            engine = self.socks[side]._engine
+            engine = engine_of(self.socks[side])
             if engine.queues[RECV] or engine.queues[SEND] or engine.watcher is not None:
                 raise PropertyViolation(f"waiter left registered in {side}'s engine")
         bad = [t for t in self.tasks if t.outcome not in ("ok", "cancelled", "closed", "efsm")]

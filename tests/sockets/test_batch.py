@@ -26,7 +26,7 @@ import trio_zmq
 from trio_zmq._core._engine import RECV, SEND
 from trio_zmq.testing import unique_endpoint
 
-from tests.helpers import HookedSocket, Peer, assert_idle, bind, seq, unseq, until_readable
+from tests.helpers import HookedSocket, Peer, assert_idle, bind, seq, unseq, until_readable, waiting
 
 #: Tiny deadlines: 0 cancels at the first checkpoint, the others mid-wait.
 DELAYS = (0.0, 0.0, 1e-6, 1e-5, 1e-4)
@@ -78,7 +78,7 @@ async def start_blocked(
     nursery: trio.Nursery, sock: trio_zmq.Socket, direction: int, call: AnyCall
 ) -> Blocked:
     """Start ``call`` in a task and return once it waits in ``sock``'s queue."""
-    blocked, queued = Blocked(), len(sock._engine.queues[direction])
+    blocked, queued = Blocked(), waiting(sock, direction)
 
     async def run() -> None:
         with blocked.scope:
@@ -89,7 +89,7 @@ async def start_blocked(
 
     nursery.start_soon(run)
     await trio.testing.wait_all_tasks_blocked()
-    assert len(sock._engine.queues[direction]) == queued + 1
+    assert waiting(sock, direction) == queued + 1
     return blocked
 
 

@@ -20,11 +20,11 @@ import pytest
 import zmq
 
 import trio_zmq
-from trio_zmq._core._engine import RECV, SEND
+from trio_zmq._core._engine import RECV
 from trio_zmq.testing import unique_endpoint
 
 from tests.conftest import ON_EVERY_LOOP
-from tests.helpers import Peer, assert_idle, bind, current_task, pair, unseq
+from tests.helpers import Peer, assert_idle, bind, current_task, engine_of, pair, unseq
 
 pytestmark = ON_EVERY_LOOP
 
@@ -226,7 +226,7 @@ async def test_cancelled_blocked_send_without_peer_sends_nothing(
         async with anyio.create_task_group() as nursery:
             scope = await nursery.start(blocked_send)
             await anyio.wait_all_tasks_blocked()
-            assert len(push._engine.queues[SEND]) == 1
+            assert push.statistics().tasks_waiting_send == 1
             scope.cancel()
         assert scope.cancelled_caught
         assert not completed
@@ -315,7 +315,7 @@ async def test_cancel_watcher_or_parked_receiver(
     ctx: trio_zmq.Context, endpoint: str, victim: str
 ) -> None:
     pull, push, _ = pair(ctx, zmq.PULL, zmq.PUSH, endpoint)
-    engine = pull._engine
+    engine = engine_of(pull)
     tasks: list[object] = []
     scopes: list[anyio.CancelScope] = []
     results: dict[int, bytes] = {}

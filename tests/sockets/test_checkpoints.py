@@ -28,7 +28,6 @@ import zmq
 
 import trio_zmq
 from trio_zmq._core import _registry
-from trio_zmq._core._engine import RECV, SEND
 from trio_zmq.testing import unique_endpoint
 
 from tests.helpers import (
@@ -171,7 +170,7 @@ async def test_send_ops_checkpoint_when_waiting(
     async with trio.open_nursery() as nursery:
         nursery.start_soon(sender)
         await trio.testing.wait_all_tasks_blocked()
-        assert len(push._engine.queues[SEND]) == 1
+        assert push.statistics().tasks_waiting_send == 1
         pull = ctx.socket(zmq.PULL)
         pull.connect(address)
         with trio.fail_after(5):
@@ -246,7 +245,7 @@ async def test_recv_ops_checkpoint_when_waiting(
         async with trio.open_nursery() as nursery:
             nursery.start_soon(receiver)
             await trio.testing.wait_all_tasks_blocked()
-            assert len(pull._engine.queues[RECV]) == 1
+            assert pull.statistics().tasks_waiting_receive == 1
             await push.send_multipart(frames)
     assert results == [expected]
     assert_idle(pull)
@@ -321,7 +320,7 @@ async def test_poll_checkpoint_when_waiting(
         async with trio.open_nursery() as nursery:
             nursery.start_soon(poller)
             await trio.testing.wait_all_tasks_blocked()
-            assert len(pull._engine.queues[RECV]) == 1
+            assert pull.statistics().tasks_waiting_receive == 1
             await push.send(b"x")
     assert results == [zmq.POLLIN]
     assert_idle(pull)
@@ -609,8 +608,8 @@ async def test_channel_ops_checkpoint_when_waiting(ctx: trio_zmq.Context, inproc
             nursery.start_soon(writer)
             nursery.start_soon(reader)
             await trio.testing.wait_all_tasks_blocked()
-            assert len(push._engine.queues[SEND]) == 1
-            assert len(pull._engine.queues[RECV]) == 1
+            assert push.statistics().tasks_waiting_send == 1
+            assert pull.statistics().tasks_waiting_receive == 1
             pull.connect(inproc)
     assert received == [[b"m"]]
 

@@ -25,7 +25,7 @@ from trio_zmq._core._engine import RECV, SEND
 from trio_zmq.testing import unique_endpoint
 
 from tests.conftest import ON_EVERY_LOOP
-from tests.helpers import assert_idle, bind, pair
+from tests.helpers import assert_idle, bind, engine_of, pair
 
 pytestmark = ON_EVERY_LOOP
 
@@ -124,12 +124,12 @@ async def test_close_wakes_blocked_recv_and_later_calls_fail(
     with anyio.fail_after(WAKE_BOUND):
         async with anyio.create_task_group() as nursery:
             await blocked.start(nursery, "recv", sock.recv)
-            assert len(sock._engine.queues[RECV]) == 1
-            assert sock._engine.watcher is not None
+            assert sock.statistics().tasks_waiting_receive == 1
+            assert sock.statistics().fd_watched
             await close_socket(sock, closer)
     blocked.assert_all_closed(["recv"])
     assert_idle(sock)
-    assert sock._engine.handle not in _registry._engines
+    assert engine_of(sock).handle not in _registry._engines
     # The view made before the close is closed with the socket.
     with pytest.raises(anyio.ClosedResourceError):
         await view.receive()
@@ -167,7 +167,7 @@ async def test_close_wakes_every_waiter_in_both_directions(
         async with anyio.create_task_group() as nursery:
             for name, op in ops.items():
                 await blocked.start(nursery, name, op)
-            engine = sock._engine
+            engine = engine_of(sock)
             # poll_both stands in both queues.
             assert len(engine.queues[RECV]) == 3 + 1 + 1 + 1 + 1
             assert len(engine.queues[SEND]) == 3 + 1 + 1 + 1 + 1
@@ -212,7 +212,7 @@ async def test_closing_receive_view_wakes_its_task_but_socket_stays_usable(
                 await anyio.wait_all_tasks_blocked()
                 await blocked.start(nursery, "view", view.receive)
             await anyio.wait_all_tasks_blocked()
-            assert len(pull._engine.queues[RECV]) == 2
+            assert pull.statistics().tasks_waiting_receive == 2
 
             if closer == "close":
                 view.close()
@@ -222,8 +222,8 @@ async def test_closing_receive_view_wakes_its_task_but_socket_stays_usable(
             blocked.assert_all_closed(["view"])
             # The direct receiver still waits, and now watches the fd.
             assert not pull.closed
-            assert len(pull._engine.queues[RECV]) == 1
-            assert pull._engine.watcher is pull._engine.queues[RECV][0]
+            assert pull.statistics().tasks_waiting_receive == 1
+            assert engine_of(pull).watcher is engine_of(pull).queues[RECV][0]
 
             await push.send(b"next")
         assert direct == [b"next"]
@@ -258,7 +258,7 @@ async def test_closing_send_view_wakes_its_task_but_socket_stays_usable(
     with anyio.fail_after(WAKE_BOUND * 2):
         async with anyio.create_task_group() as nursery:
             await blocked.start(nursery, "channel_send", lambda: tx.send([b"never"]))
-            assert len(push._engine.queues[SEND]) == 1
+            assert push.statistics().tasks_waiting_send == 1
             tx.close()
         blocked.assert_all_closed(["channel_send"])
         assert_idle(push)
@@ -316,7 +316,7 @@ async def test_leaving_context_wakes_blocked_tasks(
     for sock in sockets:
         assert sock.closed
         assert_idle(sock)
-        assert sock._engine.handle not in _registry._engines
+        assert engine_of(sock).handle not in _registry._engines
         with pytest.raises(anyio.ClosedResourceError):
             await sock.recv()
     with pytest.raises(anyio.ClosedResourceError):
@@ -352,7 +352,7 @@ async def test_closing_from_socket_wrapper_wakes_plain_socket_waiters(
                     wrapper = trio_zmq.Socket.from_socket(zsock)
                 # One engine for the libzmq socket, whichever object waits.
                 engine = _registry._engines[zsock.underlying]
-                assert wrapper._engine is engine
+                assert engine_of(wrapper) is engine
                 assert len(engine.queues[RECV]) == 1
                 assert len(engine.queues[SEND]) == 1
                 await close_socket(wrapper, closer)

@@ -12,7 +12,6 @@ import zmq
 from anyio import wait_all_tasks_blocked
 
 import trio_zmq
-from trio_zmq._core._engine import SEND
 from trio_zmq.testing import unique_endpoint
 
 from tests.conftest import ON_EVERY_LOOP
@@ -100,7 +99,7 @@ async def test_hwm_one_producer_waits_until_consumer_reads(
             await wait_all_tasks_blocked()
             nursery.start_soon(lazy_channel_producer)
             await wait_all_tasks_blocked()
-            assert len(push._engine.queues[SEND]) == 2
+            assert push.statistics().tasks_waiting_send == 2
             assert tx.statistics().tasks_waiting_send == 2
             assert not woke["socket"].is_set()
             assert not woke["channel"].is_set()
@@ -150,7 +149,7 @@ async def test_push_without_peer_blocks_until_pull_connects(
         async with anyio.create_task_group() as nursery:
             nursery.start_soon(sender)
             await wait_all_tasks_blocked()
-            assert len(push._engine.queues[SEND]) == 1
+            assert push.statistics().tasks_waiting_send == 1
             # A short bounded look: still not sent (no peer to send to).
             with anyio.move_on_after(0.2):
                 await sent.wait()
@@ -181,7 +180,7 @@ async def test_push_without_peer_blocks_until_peer_process_connects(
         async with anyio.create_task_group() as nursery:
             nursery.start_soon(sender)
             await wait_all_tasks_blocked()
-            assert len(push._engine.queues[SEND]) == 1
+            assert push.statistics().tasks_waiting_send == 1
             with anyio.move_on_after(0.2):
                 await sent.wait()
             assert not sent.is_set()

@@ -29,7 +29,7 @@ import trio_zmq
 from trio_zmq._core import _registry
 
 from tests.conftest import ON_EVERY_LOOP
-from tests.helpers import open_fds
+from tests.helpers import busy, open_fds
 
 pytestmark = ON_EVERY_LOOP
 
@@ -157,7 +157,7 @@ async def waiter_round(ctx: trio_zmq.Context, counter: Counter, batches: int, sl
                     targets.append(target)
                     nursery.start_soon(blocked, target, woken)
                 await anyio.wait_all_tasks_blocked()
-                assert all(t._engine.busy for t in targets)
+                assert all(busy(t) for t in targets)
                 for target in targets:
                     target.close()
         assert sorted(map(id, woken)) == sorted(map(id, targets))

@@ -14,10 +14,9 @@ import zmq
 
 import trio_zmq
 from trio_zmq._core import _registry
-from trio_zmq._core._engine import RECV
 
 from tests.conftest import ON_EVERY_LOOP
-from tests.helpers import AnySocket, assert_idle, bind, pair, recv_frames, until_readable
+from tests.helpers import AnySocket, assert_idle, bind, engine_of, pair, recv_frames, until_readable
 
 pytestmark = ON_EVERY_LOOP
 
@@ -561,7 +560,7 @@ async def test_two_wrappers_share_the_engine(ctx: trio_zmq.Context, inproc: str)
         first = trio_zmq.Socket.from_socket(zsock)
         shadow: zmq.Socket[Any] = zmq.Socket.shadow(zsock.underlying)
         second = trio_zmq.Socket.from_socket(shadow)
-        assert first._engine is second._engine
+        assert engine_of(first) is engine_of(second)
         first.bind(inproc)
         push = ctx.socket(zmq.PUSH)
         push.connect(inproc)
@@ -584,7 +583,7 @@ async def test_two_wrappers_share_the_engine(ctx: trio_zmq.Context, inproc: str)
                 nursery.start_soon(wait_via, zsock, "plain")
                 nursery.start_soon(wait_via, shadow, "shadow")
                 await anyio.wait_all_tasks_blocked()
-                assert len(first._engine.queues[RECV]) == 4
+                assert first.statistics().tasks_waiting_receive == 4
                 # Two messages for the receivers, one more for the probes
                 # (whatever order the four tasks queued in).
                 for message in (b"one", b"two", b"three"):
@@ -597,3 +596,51 @@ async def test_two_wrappers_share_the_engine(ctx: trio_zmq.Context, inproc: str)
         assert second.closed
     finally:
         zsock.close(linger=0)
+
+
+# ----------------------------------------------------------------------
+# statistics()
+# ----------------------------------------------------------------------
+
+
+async def test_statistics_count_waiters_watcher_and_views(
+    ctx: trio_zmq.Context, inproc: str
+) -> None:
+    dealer = ctx.socket(zmq.DEALER)
+    dealer.sndhwm = 1
+    dealer.bind(inproc)
+    idle = dealer.statistics()
+    assert idle == trio_zmq.SocketStatistics(
+        tasks_waiting_send=0,
+        tasks_waiting_receive=0,
+        fd_watched=False,
+        open_channel_views=0,
+        closed=False,
+    )
+    receive_view = dealer.receive_channel()
+    send_view = dealer.send_channel()
+    assert dealer.statistics().open_channel_views == 2
+    send_view.close()
+    assert dealer.statistics().open_channel_views == 1
+
+    async def wait_writable_via_plain_socket() -> None:
+        await trio_zmq.wait_writable(dealer.zmq_socket)
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as nursery:
+            nursery.start_soon(dealer.recv)
+            nursery.start_soon(receive_view.receive)
+            nursery.start_soon(dealer.send, b"no peer yet")
+            nursery.start_soon(wait_writable_via_plain_socket)
+            await anyio.wait_all_tasks_blocked()
+            busy = dealer.statistics()
+            # Every task counts, whichever object it waits through.
+            assert (busy.tasks_waiting_receive, busy.tasks_waiting_send) == (2, 2)
+            assert busy.fd_watched
+            nursery.cancel_scope.cancel()
+    assert_idle(dealer)
+    dealer.close()
+    closed = dealer.statistics()
+    assert closed.closed
+    assert closed.open_channel_views == 0
+    assert (closed.tasks_waiting_receive, closed.tasks_waiting_send) == (0, 0)

@@ -31,7 +31,7 @@ from __future__ import annotations
 import dataclasses
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Generic, TypeVar, final
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
 
 import anyio.abc
 import trio
@@ -40,10 +40,12 @@ import zmq
 from .._core import _backend
 from .._core._engine import RECV, SEND
 from .._core._exceptions import closed_error
-from .._socket import _socket
 from .._socket._errors import check_batch_sequence
-from .._socket._socket import Socket
+from .._socket._port import Port, port_of
 from ._attributes import ZMQAttribute
+
+if TYPE_CHECKING:
+    from .._socket._socket import Socket
 
 T = TypeVar("T")
 
@@ -71,10 +73,10 @@ class ViewCloser:
     closing the view interrupts them (see ``Engine.abort``).  Only waits pay
     for this; an operation that does not wait does not."""
 
-    __slots__ = ("_socket", "closed")
+    __slots__ = ("__weakref__", "_port", "closed")
 
-    def __init__(self, socket: Socket) -> None:
-        self._socket = socket
+    def __init__(self, port: Port) -> None:
+        self._port = port
         self.closed = False
 
     def check(self) -> None:
@@ -84,18 +86,21 @@ class ViewCloser:
     def close(self) -> None:
         if not self.closed:
             self.closed = True
-            self._socket._abort_waits(self)
+            self._port.views.discard(self)
+            self._port.abort(self)
 
 
 class _View:
-    """What both directions share: the socket, the closer, the counters."""
+    """What both directions share: the socket and its port, the closer,
+    the counters."""
 
     def __init__(self, socket: Socket) -> None:
-        if not isinstance(socket, Socket):
-            raise TypeError(f"expected a trio_zmq.Socket, not {type(socket).__name__}")
+        port = port_of(socket)
         self._socket = socket
-        self._closer = ViewCloser(socket)
+        self._port = port
+        self._closer = ViewCloser(port)
         self._items = 0
+        port.views.add(self._closer)
 
     @property
     def socket(self) -> Socket:
@@ -104,18 +109,18 @@ class _View:
 
     def _check_open(self) -> None:
         self._closer.check()
-        if self._socket.closed:
+        if self._port.closed:
             raise closed_error("the socket under this channel was closed")
 
     def statistics(self) -> ChannelStatistics:
-        socket = self._socket
+        port = self._port
         return ChannelStatistics(
-            socket_type=socket.type,
+            socket_type=self._socket.type,
             items=self._items,
-            tasks_waiting_send=socket._waiting(SEND),
-            tasks_waiting_receive=socket._waiting(RECV),
+            tasks_waiting_send=port.waiting(SEND),
+            tasks_waiting_receive=port.waiting(RECV),
             view_closed=self._closer.closed,
-            socket_closed=self._socket.closed,
+            socket_closed=port.closed,
         )
 
     @property
@@ -130,7 +135,7 @@ class _View:
         }
 
     def _open_endpoints(self) -> tuple[str, ...]:
-        self._socket._check_open()
+        self._port.check_open()
         return self._socket.endpoints
 
     def close(self) -> None:
@@ -161,7 +166,7 @@ class MessageReceiveChannel(
     ) -> None:
         super().__init__(socket)
         self._deserializer = deserializer
-        self._attempt = socket._recv_multipart_default
+        self._attempt = self._port.recv_multipart_default
         # Only after a deserializer failed inside a batch: the messages the
         # batch had already taken from the socket behind the bad one, and
         # the error, to be delivered before anything new is received.
@@ -179,12 +184,7 @@ class MessageReceiveChannel(
         if self._held_error is not None or self._held:
             await _backend.current().checkpoint()
             return self._next_held()
-        frames: list[bytes] = await self._socket._operate(
-            RECV,
-            self._attempt,
-            0,
-            self._closer,
-        )
+        frames: list[bytes] = await self._port.operate(RECV, self._attempt, 0, self._closer)
         self._items += 1
         return self._convert(frames)
 
@@ -193,7 +193,7 @@ class MessageReceiveChannel(
         self._check_open()
         if self._held_error is not None or self._held:
             return self._next_held()
-        frames: list[bytes] = self._socket._nowait(RECV, self._attempt)
+        frames: list[bytes] = self._port.nowait(RECV, self._attempt)
         self._items += 1
         return self._convert(frames)
 
@@ -214,8 +214,8 @@ class MessageReceiveChannel(
           Exception: what the deserializer raised (see above).
         """
         self._check_open()
-        socket = self._socket
-        attempt = socket._recv_batch_attempt(max_items, True)
+        port = self._port
+        attempt = port.recv_batch_attempt(max_items, True)
         if self._held_error is not None:
             await _backend.current().checkpoint()
             return [self._next_held()]
@@ -223,7 +223,7 @@ class MessageReceiveChannel(
             await _backend.current().checkpoint()
             count = min(max_items, len(self._held))
             return self._convert_batch([self._held.popleft() for _ in range(count)])
-        batch: list[list[bytes]] = await socket._operate(RECV, attempt, 0, self._closer)
+        batch: list[list[bytes]] = await port.operate(RECV, attempt, 0, self._closer)
         self._items += len(batch)
         return self._convert_batch(batch)
 
@@ -285,20 +285,16 @@ class MessageSendChannel(_View, trio.abc.SendChannel[T], anyio.abc.ObjectSendStr
           trio.ClosedResourceError: this view or the socket is or gets closed.
         """
         self._check_open()
-        socket = self._socket
-        await socket._operate(
-            SEND,
-            socket._send_multipart_attempt(self._frames(value), 0, True, False),
-            0,
-            self._closer,
-        )
+        port = self._port
+        attempt = port.send_multipart_attempt(self._frames(value), 0, True, False)
+        await port.operate(SEND, attempt, 0, self._closer)
         self._items += 1
 
     def send_nowait(self, value: T) -> None:
         """Send now or raise :exc:`trio.WouldBlock`; never a checkpoint."""
         self._check_open()
-        attempt = self._socket._send_multipart_attempt(self._frames(value), 0, True, False)
-        self._socket._nowait(SEND, attempt)
+        attempt = self._port.send_multipart_attempt(self._frames(value), 0, True, False)
+        self._port.nowait(SEND, attempt)
         self._items += 1
 
     async def send_batch(self, values: Sequence[T]) -> int:
@@ -314,14 +310,14 @@ class MessageSendChannel(_View, trio.abc.SendChannel[T], anyio.abc.ObjectSendStr
           trio.ClosedResourceError: this view or the socket is or gets closed.
         """
         self._check_open()
-        socket = self._socket
+        port = self._port
         values = check_batch_sequence(values)
-        checked = socket._check_batch([self._frames(value) for value in values])
+        checked = port.check_batch([self._frames(value) for value in values])
         if not checked:
             await _backend.current().checkpoint()
             return 0
-        sent: int = await socket._operate(
-            SEND, socket._send_batch_attempt(checked, True), 0, self._closer
+        sent: int = await port.operate(
+            SEND, port.send_batch_attempt(checked, True), 0, self._closer
         )
         self._items += sent
         return sent
@@ -333,7 +329,7 @@ class MessageSendChannel(_View, trio.abc.SendChannel[T], anyio.abc.ObjectSendStr
         (another task may still take the slot first).
         """
         self._check_open()
-        await self._socket._wait_events(zmq.POLLOUT, self._closer)
+        await self._port.wait_events(zmq.POLLOUT, self._closer)
 
     def _frames(self, value: T) -> Sequence[Any]:
         if self._serializer is None:
@@ -342,6 +338,3 @@ class MessageSendChannel(_View, trio.abc.SendChannel[T], anyio.abc.ObjectSendStr
 
     def __repr__(self) -> str:
         return f"<trio_zmq send channel of {self._socket!r}>"
-
-
-_socket.register_view_classes(MessageReceiveChannel, MessageSendChannel)

@@ -51,14 +51,17 @@ watcher's direction first).  So the trio backend pokes with
 (see :mod:`._backend`); the fd stays open and the next ``wait_readable``
 registers it anew.
 
-Everything a test may want to break is a small named method of
-:class:`Engine` (:meth:`Engine.try_now`'s FIFO test :meth:`Engine._ahead`,
-:meth:`Engine.after_operation`, :meth:`Engine._serve_queue`,
+Each promise a test may want to break is a small named method of
+:class:`Engine`.  Five of them do the engine's work
+(:meth:`Engine.after_operation`, :meth:`Engine._serve_queue`,
 :meth:`Engine._hand_over`, :meth:`Engine._pass_wake_on`,
-:meth:`Engine._announce_close`): the property suite's broken engines are
-subclasses made by the tests, installed through
-:func:`trio_zmq._core._registry.engine_factory`.  Nothing in here exists
-only to be broken.
+:meth:`Engine._announce_close`); the sixth, :meth:`Engine._ahead`, is
+:meth:`Engine.try_now`'s FIFO rule, a constant ("yes, queue behind them")
+kept as a method of its own so that a test can break the rule by
+overriding it.  The property suite's broken engines are such subclasses,
+made by the tests and installed through
+:func:`trio_zmq._core._registry.engine_factory`; nothing in here tests
+which engine it is.
 
 Nothing here runs in the background: all the waiting and serving happens in
 the tasks of the callers.
@@ -322,7 +325,10 @@ class Engine:
 
     def _ahead(self, direction: int) -> bool:
         """Tasks wait in ``direction``: must a newcomer queue behind them?
-        (FIFO: yes.)"""
+
+        Always (FIFO).  A method of its own, called only while someone
+        waits, so that a test's engine can break the rule by overriding it.
+        """
         return True
 
     def after_operation(self) -> None:

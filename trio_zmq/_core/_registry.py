@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import zmq
 
 from ._engine import Engine
 from ._exceptions import closed_error
+
+R = TypeVar("R")
 
 _engines: dict[int, Engine] = {}
 _make_engine: Callable[[zmq.Socket[Any]], Engine] = Engine
@@ -61,6 +63,19 @@ def existing_engine(zsock: zmq.Socket[Any]) -> Engine | None:
     if engine is None or engine.zsock.closed:
         return None
     return engine
+
+
+def call_and_serve(zsock: zmq.Socket[Any], function: Callable[..., R], *args: Any) -> R:
+    """``function(*args)``, a zmq call on ``zsock`` made outside any engine
+    (a probe's ZMQ_EVENTS read, starting a monitor); then, if tasks wait on
+    the socket, its engine serves them from a fresh ZMQ_EVENTS read: the
+    call may have consumed the fd's edge they sleep on."""
+    try:
+        return function(*args)
+    finally:
+        engine = existing_engine(zsock)
+        if engine is not None:
+            engine.after_operation()
 
 
 def release(engine: Engine) -> None:

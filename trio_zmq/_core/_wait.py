@@ -62,11 +62,7 @@ def probe(socket: AnySocket, events: int = zmq.POLLIN) -> bool:
     zsock = as_zmq_socket(socket)
     if zsock.closed:
         raise closed_error()
-    ready = bool(read_events(zsock) & events)
-    engine = _registry.existing_engine(zsock)
-    if engine is not None:
-        engine.after_operation()
-    return ready
+    return bool(_registry.call_and_serve(zsock, read_events, zsock) & events)
 
 
 async def wait_readable(socket: AnySocket) -> None:

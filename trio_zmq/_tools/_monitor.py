@@ -49,7 +49,7 @@ from .._core import _backend, _registry
 from .._core._engine import RECV
 from .._core._exceptions import EndOfStream, closed_error
 from .._core._wait import AnySocket, as_zmq_socket
-from .._socket import _socket
+from .._socket._port import Port, port_of
 from .._socket._socket import Socket
 
 #: libzmq's first frame: the event (uint16) and its value (32 bits), in
@@ -131,15 +131,11 @@ def _monitor_call(zsock: zmq.Socket[Any], address: str | None, events: int) -> N
     """``zsock.monitor(address, events)``, then serve the socket's waiters
     (a zmq call may eat the fd's edge they sleep on)."""
     try:
-        zsock.monitor(address, events)
+        _registry.call_and_serve(zsock, zsock.monitor, address, events)
     except zmq.ZMQError as exc:
         if exc.errno == zmq.ENOTSOCK:
             raise closed_error() from exc
         raise
-    finally:
-        engine = _registry.existing_engine(zsock)
-        if engine is not None:
-            engine.after_operation()
 
 
 def _is_stop(frames: Sequence[bytes]) -> bool:
@@ -214,6 +210,7 @@ class Monitor(trio.abc.ReceiveChannel[MonitorEvent], anyio.abc.ObjectReceiveStre
         self._zsock = zsock
         self._tag = _Tag(self)
         self._pair: Socket | None = None
+        self._pair_port: Port | None = None
         self._key = 0
         self._entered = False
         self._closing = False
@@ -269,6 +266,7 @@ class Monitor(trio.abc.ReceiveChannel[MonitorEvent], anyio.abc.ObjectReceiveStre
             pair.close(linger=0)
             raise
         self._pair = pair
+        self._pair_port = port_of(pair)
         self._key = key
         self._entered = True
         _active[key] = self
@@ -307,7 +305,8 @@ class Monitor(trio.abc.ReceiveChannel[MonitorEvent], anyio.abc.ObjectReceiveStre
         if _is_stop(frames):
             self._stopped = True
             assert self._pair is not None
-            self._pair._abort_waits(self._tag)  # the other receivers end too
+            assert self._pair_port is not None
+            self._pair_port.abort(self._tag)  # the other receivers end too
             self._check_receivable()  # raises EndOfStream
         return MonitorEvent.from_frames(frames)
 
@@ -321,12 +320,12 @@ class Monitor(trio.abc.ReceiveChannel[MonitorEvent], anyio.abc.ObjectReceiveStre
           trio.ClosedResourceError: the monitor is or gets closed.
           RuntimeError: the monitor was not entered.
         """
-        pair = self._pair
+        port = self._pair_port
         if self._stopped and not self._closing:
             await _backend.current().checkpoint()
         self._check_receivable()
-        assert pair is not None
-        frames: list[bytes] = await pair._operate(RECV, pair._recv_multipart_default, 0, self._tag)
+        assert port is not None
+        frames: list[bytes] = await port.operate(RECV, port.recv_multipart_default, 0, self._tag)
         return self._delivered(frames)
 
     def receive_nowait(self) -> MonitorEvent:
@@ -386,7 +385,7 @@ class Monitor(trio.abc.ReceiveChannel[MonitorEvent], anyio.abc.ObjectReceiveStre
             self._closing = True
             return False
         self._closing = True
-        pair._abort_waits(self._tag)  # other receivers: ClosedResourceError
+        port_of(pair).abort(self._tag)  # other receivers: ClosedResourceError
         if not self._zsock.closed:
             try:
                 _monitor_call(self._zsock, None, 0)  # sends EVENT_MONITOR_STOPPED
@@ -491,6 +490,3 @@ def monitor(socket: AnySocket, events: int = zmq.EVENT_ALL) -> Monitor:
         :class:`Monitor`; raised here, before anything is created.
     """
     return Monitor(socket, events)
-
-
-_socket.register_monitor(monitor)

@@ -304,15 +304,12 @@ class _Plan:
         """
         fd_events = _fd_events(self.fd_masks) if self.fd_masks else {}
         ready: list[tuple[Any, int]] = []
-        existing_engine = _registry.existing_engine
+        call_and_serve = _registry.call_and_serve
         for item, zsock, fd, mask in self.entries:
             if zsock is not None:
                 if zsock.closed:
                     raise closed_error(f"{item!r}, registered with the Poller, is closed")
-                events = read_events(zsock) & mask
-                engine = existing_engine(zsock)
-                if engine is not None:
-                    engine.after_operation()
+                events = call_and_serve(zsock, read_events, zsock) & mask
             else:
                 events = fd_events.get(fd, 0) & (mask | POLLERR)
             if events:

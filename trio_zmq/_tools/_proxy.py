@@ -65,7 +65,8 @@ import zmq
 
 from .._core._engine import RECV
 from .._core._exceptions import closed_error
-from .._socket._socket import Socket, _multipart_sender
+from .._socket._port import Port, port_of
+from .._socket._socket import Socket
 
 if sys.version_info < (3, 11):  # pragma: no cover - 3.10 only
     from exceptiongroup import ExceptionGroup
@@ -174,10 +175,13 @@ class _Direction:
 
     __slots__ = (
         "_capture_get",
+        "_capture_port",
         "_capture_send",
         "_destination_get",
+        "_destination_port",
         "_receive",
         "_send",
+        "_source_port",
         "bytes_in",
         "bytes_out",
         "capture",
@@ -194,13 +198,16 @@ class _Direction:
         self.destination = destination
         self.capture = capture
         self._receive = source.zmq_socket.recv
-        self._send = _multipart_sender(destination._send_frame, False, False)
-        self._destination_get = _events_reader(destination)
+        self._source_port = port_of(source)
+        self._destination_port = port_of(destination)
+        self._capture_port: Port | None = None if capture is None else port_of(capture)
+        self._send = self._destination_port.multipart_sender(False, False)
+        self._destination_get = _events_reader(self._destination_port)
         self._capture_send: Callable[[Sequence[Any], int], Any] | None = None
         self._capture_get: Callable[[int], Any] | None = None
-        if capture is not None:
-            self._capture_send = _multipart_sender(capture._send_frame, False, False)
-            self._capture_get = _events_reader(capture)
+        if self._capture_port is not None:
+            self._capture_send = self._capture_port.multipart_sender(False, False)
+            self._capture_get = _events_reader(self._capture_port)
         #: Check ZMQ_EVENTS before taking each message?  (See the module
         #: docstring: until a burst went through without the destination
         #: filling up.)
@@ -265,7 +272,7 @@ class _Direction:
                     stop = _HELD
                     break
                 except zmq.ZMQError as exc:
-                    _reraise(self.destination, exc)
+                    self._destination_port.reraise(exc)
                 frames_out += count
                 bytes_out += size
                 if capture_send is not None:
@@ -277,8 +284,8 @@ class _Direction:
                         stop = _HELD
                         break
                     except zmq.ZMQError as exc:
-                        assert self.capture is not None
-                        _reraise(self.capture, exc)
+                        assert self._capture_port is not None
+                        self._capture_port.reraise(exc)
         finally:
             self.frames_in += frames_in
             self.bytes_in += bytes_in
@@ -287,9 +294,9 @@ class _Direction:
             self.careful = stop is not _BURST_DONE
             # The calls may have consumed the edges that tasks waiting on
             # these sockets sleep on (the other direction waits on both).
-            self.destination._engine.after_operation()
-            if self.capture is not None:
-                self.capture._engine.after_operation()
+            self._destination_port.serve()
+            if self._capture_port is not None:
+                self._capture_port.serve()
         return stop
 
     async def forward(self, proxy: Proxy) -> NoReturn:
@@ -304,7 +311,7 @@ class _Direction:
             # point, the step (unless the socket is closed, or a test
             # backend injects an EAGAIN), a schedule point; never a wait.
             try:
-                stop = await self.source._operate(RECV, self.step, _NOBLOCK)
+                stop = await self._source_port.operate(RECV, self.step, _NOBLOCK)
             except zmq.Again:
                 stop = _SOURCE_EMPTY
             if stop is _SOURCE_EMPTY:
@@ -354,15 +361,9 @@ class _Direction:
                         held.append((self.capture, parts, size, False))
 
 
-def _events_reader(sock: Socket) -> Callable[[int], int]:
+def _events_reader(port: Port) -> Callable[[int], int]:
     """The socket's getsockopt, for ZMQ_EVENTS (an int)."""
-    return cast("Callable[[int], int]", sock.zmq_socket.get)
-
-
-def _reraise(sock: Socket, exc: zmq.ZMQError) -> NoReturn:
-    """A send error, as the engine of the socket it belongs to reports it
-    (a socket closed behind the library's back: ClosedResourceError)."""
-    sock._engine.reraise(exc)
+    return cast("Callable[[int], int]", port.zsock.get)
 
 
 def _check_socket(name: str, sock: object) -> Socket:
