@@ -27,7 +27,9 @@ from trio_zmq._core import _backend
 from trio_zmq._core._engine import RECV, SEND, Engine
 from trio_zmq._socket._port import port_of
 
-PEER_SCRIPT = Path(__file__).with_name("peer.py")
+#: The repository's root (the folder that holds ``tests/``).
+ROOT = Path(__file__).resolve().parents[1]
+PEER_SCRIPT = ROOT / "tests" / "peer.py"
 
 AnySocket: TypeAlias = trio_zmq.Socket | zmq.Socket[Any]
 
@@ -184,7 +186,8 @@ def assert_schedule_point() -> Iterator[None]:
 
 
 def open_fds() -> int:
-    return len(os.listdir(f"/proc/{os.getpid()}/fd"))
+    """How many file descriptors this process has open (Linux: /proc)."""
+    return len(os.listdir("/proc/self/fd"))
 
 
 async def kill_process(process: trio.Process) -> None:

@@ -32,14 +32,12 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import trio
 
-from tests.helpers import kill_process
+from tests.helpers import ROOT, kill_process
 
 PREFIX = "tzf"
-ROOT = Path(__file__).resolve().parents[1]
 #: How to get what the fault tests need, for :func:`tests.peers.missing`.
 WHAT = "network namespaces (ip netns, veth, tc; as root)"
 INSTALL = "run as root with iproute2: apt-get install -y iproute2"

@@ -14,7 +14,8 @@ import sys
 import zipfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import ROOT
+
 #: Module names that belong to the benchmarks, not to the library.
 BENCHMARK_MODULE = re.compile(r"bench|costs|engines")
 

@@ -1,13 +1,13 @@
 """A CURVE peer process for the interop tests: blocking pyzmq and pyzmq's
 own authenticator, nothing from trio_zmq.
 
-Usage:
-  python curve_peer.py client ADDRESS SERVER_PUBLIC_CERT CLIENT_SECRET_CERT
+Usage (from the repository's root):
+  python -m tests.auth.curve_peer client ADDRESS SERVER_PUBLIC_CERT CLIENT_SECRET_CERT
       connect a REQ socket with these keys; print one line and exit 0:
         "reply <text>"     the handshake succeeded; <text> answers "ping"
         "refused <code>"   the server refused it (HANDSHAKE_FAILED_AUTH)
         "failed <event> <value>"   another handshake failure
-  python curve_peer.py server AUTHORIZED_DIR SERVER_SECRET_CERT
+  python -m tests.auth.curve_peer server AUTHORIZED_DIR SERVER_SECRET_CERT
       run zmq.auth.thread.ThreadAuthenticator with configure_curve(location=
       AUTHORIZED_DIR) and a CURVE REP socket on a random port of 127.0.0.1;
       print "port <n>", then answer each request with "echo: <request>"
@@ -26,6 +26,8 @@ import zmq.auth
 import zmq.auth.thread
 from zmq.utils.monitor import parse_monitor_message
 
+from tests.curve import curve_client, curve_server
+
 LIMIT_MS = 20_000
 OTHER_FAILURES = (zmq.Event.HANDSHAKE_FAILED_PROTOCOL, zmq.Event.HANDSHAKE_FAILED_NO_DETAIL)
 
@@ -35,11 +37,8 @@ def client(address: str, server_public_cert: str, client_secret_cert: str) -> in
     public, secret = zmq.auth.load_certificate(client_secret_cert)
     assert secret is not None, f"no secret key in {client_secret_cert}"
     ctx = zmq.Context()
-    sock = ctx.socket(zmq.REQ)
+    sock = curve_client(ctx.socket(zmq.REQ), server_public, (public, secret))
     sock.linger = 0
-    sock.curve_serverkey = server_public
-    sock.curve_publickey = public
-    sock.curve_secretkey = secret
     monitor = sock.get_monitor_socket()
     sock.connect(address)
     try:
@@ -68,17 +67,14 @@ def client(address: str, server_public_cert: str, client_secret_cert: str) -> in
 
 
 def server(authorized_dir: str, server_secret_cert: str) -> int:
-    public, secret = zmq.auth.load_certificate(server_secret_cert)
+    _, secret = zmq.auth.load_certificate(server_secret_cert)
     assert secret is not None, f"no secret key in {server_secret_cert}"
     ctx = zmq.Context()
     auth = zmq.auth.thread.ThreadAuthenticator(ctx)
     auth.start()
     auth.configure_curve(domain="*", location=authorized_dir)
-    sock = ctx.socket(zmq.REP)
+    sock = curve_server(ctx.socket(zmq.REP), secret)
     sock.linger = 0
-    sock.curve_server = True
-    sock.curve_publickey = public
-    sock.curve_secretkey = secret
     port = sock.bind_to_random_port("tcp://127.0.0.1")
     print("port", port, flush=True)
     poller = zmq.Poller()

@@ -22,6 +22,8 @@ import zmq.auth.asyncio
 import zmq.auth.thread
 from zmq.utils.monitor import parse_monitor_message
 
+from tests.curve import curve_client, curve_server
+
 WINDOW = 3.0
 ENDS = {
     zmq.EVENT_HANDSHAKE_SUCCEEDED,
@@ -34,10 +36,8 @@ SERVER_PUBLIC, SERVER_SECRET = zmq.curve_keypair()
 
 def handshake(ctx: zmq.Context[Any], address: str, window: float = WINDOW) -> str:
     """How a new CURVE client's handshake ends within ``window`` seconds."""
-    client = ctx.socket(zmq.PUSH)
+    client = curve_client(ctx.socket(zmq.PUSH), SERVER_PUBLIC)
     client.linger = 0
-    client.curve_serverkey = SERVER_PUBLIC
-    client.curve_publickey, client.curve_secretkey = zmq.curve_keypair()
     monitor = client.get_monitor_socket()
     client.connect(address)
     try:
@@ -54,10 +54,8 @@ def handshake(ctx: zmq.Context[Any], address: str, window: float = WINDOW) -> st
 
 
 def server(ctx: zmq.Context[Any]) -> tuple[zmq.Socket[Any], str]:
-    sock = ctx.socket(zmq.PULL)
+    sock = curve_server(ctx.socket(zmq.PULL), SERVER_SECRET)
     sock.linger = 0
-    sock.curve_server = True
-    sock.curve_secretkey = SERVER_SECRET
     return sock, f"tcp://127.0.0.1:{sock.bind_to_random_port('tcp://127.0.0.1')}"
 
 

@@ -1,5 +1,6 @@
-"""Helpers for the authentication tests: keys and certificates, CURVE and
-PLAIN sockets, and a socket monitor read through trio_zmq.
+"""Helpers for the authentication tests: keys and certificates, a CURVE
+scene (its sockets made by tests/curve.py), PLAIN clients, and a socket
+monitor read through trio_zmq.
 
 The monitor is pyzmq's own (``zsock.get_monitor_socket()``, a PAIR socket
 on the same context) wrapped with :meth:`trio_zmq.Socket.from_socket`, its
@@ -21,6 +22,9 @@ from zmq.utils.monitor import parse_monitor_message
 
 import trio_zmq
 import trio_zmq.auth
+
+from tests.curve import curve_client, curve_server
+from tests.helpers import bind
 
 #: The events that end a handshake, one way or the other.
 HANDSHAKE_ENDS = (
@@ -82,25 +86,6 @@ def make_certificates(root: Path) -> Certificates:
     )
 
 
-def curve_server(ctx: trio_zmq.Context, kind: int, server: Keys) -> trio_zmq.Socket:
-    sock = ctx.socket(kind)
-    sock.curve_server = True
-    sock.curve_secretkey = server.secret
-    sock.curve_publickey = server.public
-    return sock
-
-
-def curve_client(
-    ctx: trio_zmq.Context, kind: int, server_public: bytes, client: Keys | tuple[bytes, bytes]
-) -> trio_zmq.Socket:
-    public, secret = (client.public, client.secret) if isinstance(client, Keys) else client
-    sock = ctx.socket(kind)
-    sock.curve_serverkey = server_public
-    sock.curve_publickey = public
-    sock.curve_secretkey = secret
-    return sock
-
-
 def curve_scene(
     ctx: trio_zmq.Context, certs: Certificates, provider: trio_zmq.auth.CredentialsProvider
 ) -> tuple[trio_zmq.auth.Authenticator, trio_zmq.Socket, str, trio_zmq.Socket]:
@@ -109,8 +94,8 @@ def curve_scene(
     authorized keys, not connected yet."""
     auth = trio_zmq.auth.Authenticator(ctx)
     auth.configure_curve_callback(credentials_provider=provider)
-    server = curve_server(ctx, zmq.PULL, certs.server)
-    client = curve_client(ctx, zmq.PUSH, certs.server.public, certs.client)
+    server = curve_server(ctx.socket(zmq.PULL), certs.server.secret)
+    client = curve_client(ctx.socket(zmq.PUSH), certs.server.public, certs.client)
     return auth, server, tcp_server(server), client
 
 
@@ -164,7 +149,7 @@ async def round_trip(server: trio_zmq.Socket, client: trio_zmq.Socket, payload: 
 
 def tcp_server(sock: trio_zmq.Socket) -> str:
     """Bind ``sock`` to a random port on 127.0.0.1; the address to connect to."""
-    return f"tcp://127.0.0.1:{sock.bind_to_random_port('tcp://127.0.0.1')}"
+    return bind(sock, "tcp://127.0.0.1")
 
 
 class Gate:

@@ -23,9 +23,7 @@ from tests.auth.support import (
     Certificates,
     Gate,
     connect_and_watch,
-    curve_client,
     curve_scene,
-    curve_server,
     handshake_end,
     monitored,
     plain_client,
@@ -34,6 +32,7 @@ from tests.auth.support import (
     tcp_server,
 )
 from tests.conftest import ON_EVERY_LOOP
+from tests.curve import curve_client, curve_server
 
 if sys.version_info < (3, 11):
     from exceptiongroup import ExceptionGroup
@@ -241,10 +240,10 @@ async def test_slow_async_callback_holds_up_no_other_handshake(
     auth = trio_zmq.auth.Authenticator(ctx)
     auth.configure_curve_callback(credentials_provider=gate)
     async with auth:
-        server = curve_server(ctx, zmq.PULL, certs.server)
+        server = curve_server(ctx.socket(zmq.PULL), certs.server.secret)
         address = tcp_server(server)
-        slow = curve_client(ctx, zmq.PUSH, certs.server.public, certs.stranger)
-        fast = curve_client(ctx, zmq.PUSH, certs.server.public, certs.client)
+        slow = curve_client(ctx.socket(zmq.PUSH), certs.server.public, certs.stranger)
+        fast = curve_client(ctx.socket(zmq.PUSH), certs.server.public, certs.client)
         async with monitored(slow) as slow_monitor, monitored(fast) as fast_monitor:
             slow.connect(address)
             await gate.until_entered()
@@ -278,12 +277,12 @@ async def test_many_slow_callbacks_run_at_once(ctx: trio_zmq.Context, certs: Cer
     auth = trio_zmq.auth.Authenticator(ctx)
     auth.configure_curve_callback(credentials_provider=Barrier())
     async with auth:
-        server = curve_server(ctx, zmq.PULL, certs.server)
+        server = curve_server(ctx.socket(zmq.PULL), certs.server.secret)
         address = tcp_server(server)
         outcomes: list[tuple[zmq.Event, int]] = []
 
         async def connect_one() -> None:
-            client = curve_client(ctx, zmq.PUSH, certs.server.public, zmq.curve_keypair())
+            client = curve_client(ctx.socket(zmq.PUSH), certs.server.public, zmq.curve_keypair())
             outcomes.append(await connect_and_watch(client, address))
 
         async with anyio.create_task_group() as tg:
@@ -364,16 +363,16 @@ async def test_after_stopping_only_enforced_domains_fail_closed(
     auth.configure_curve(location=certs.authorized)
     async with auth:
         pass
-    lax = curve_server(ctx, zmq.PULL, certs.server)
-    strict = curve_server(ctx, zmq.PULL, certs.server)
+    lax = curve_server(ctx.socket(zmq.PULL), certs.server.secret)
+    strict = curve_server(ctx.socket(zmq.PULL), certs.server.secret)
     strict.zap_domain = b"global"
     try:
         strict.zap_enforce_domain = 1
     except zmq.ZMQError:  # pragma: no cover - a libzmq without the option
         pytest.skip("this libzmq has no ZMQ_ZAP_ENFORCE_DOMAIN")
-    stranger = curve_client(ctx, zmq.PUSH, certs.server.public, certs.stranger)
+    stranger = curve_client(ctx.socket(zmq.PUSH), certs.server.public, certs.stranger)
     assert await connect_and_watch(stranger, tcp_server(lax)) == SUCCEEDED
-    stranger = curve_client(ctx, zmq.PUSH, certs.server.public, certs.stranger)
+    stranger = curve_client(ctx.socket(zmq.PUSH), certs.server.public, certs.stranger)
     event, _ = await connect_and_watch(stranger, tcp_server(strict))
     assert event == zmq.Event.HANDSHAKE_FAILED_NO_DETAIL
 

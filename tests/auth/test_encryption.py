@@ -23,13 +23,12 @@ from tests.auth.support import (
     SUCCEEDED,
     Certificates,
     connect_and_watch,
-    curve_client,
-    curve_server,
     plain_client,
     round_trip,
     tcp_server,
 )
 from tests.conftest import ON_EVERY_LOOP
+from tests.curve import curve_client, curve_server
 
 pytestmark = ON_EVERY_LOOP
 
@@ -89,8 +88,8 @@ async def test_curve_stream_is_unreadable_without_the_keys(
         location=certs.authorized if authenticated else trio_zmq.auth.CURVE_ALLOW_ANY
     )
     async with auth:
-        server = curve_server(ctx, zmq.PULL, certs.server)
-        client = curve_client(ctx, zmq.PUSH, certs.server.public, certs.client)
+        server = curve_server(ctx.socket(zmq.PULL), certs.server.secret)
+        client = curve_client(ctx.socket(zmq.PUSH), certs.server.public, certs.client)
         recording = await send_through_relay(server, client, SECRET_MESSAGE)
     assert b"CURVE" in recording  # the greeting names the mechanism in clear
     assert len(recording) > len(SECRET_MESSAGE)

@@ -28,17 +28,17 @@ from tests.auth.support import (
     SUCCEEDED,
     Certificates,
     connect_and_watch,
-    curve_client,
-    curve_server,
     refused,
     tcp_server,
 )
 from tests.conftest import ON_EVERY_LOOP
-from tests.helpers import recv_frames
+from tests.curve import curve_client, curve_server
+from tests.helpers import ROOT, recv_frames
 
 pytestmark = ON_EVERY_LOOP
 
-PEER = Path(__file__).with_name("curve_peer.py")
+#: The command that runs tests/auth/curve_peer.py (from ROOT).
+PEER = [sys.executable, "-m", "tests.auth.curve_peer"]
 #: Starting a Python process that imports pyzmq can take seconds on a
 #: loaded machine; a liveness bound, not a timing assertion.
 PROCESS_LIMIT = 60
@@ -48,7 +48,8 @@ async def run_client_peer(address: str, server_public: Path, client_secret: Path
     """Run ``curve_peer.py client``; its one line of output."""
     with anyio.fail_after(PROCESS_LIMIT):
         result = await anyio.run_process(
-            [sys.executable, str(PEER), "client", address, str(server_public), str(client_secret)],
+            [*PEER, "client", address, str(server_public), str(client_secret)],
+            cwd=ROOT,
             check=False,
         )
     assert result.returncode == 0, result.stderr.decode()
@@ -67,7 +68,7 @@ async def test_pyzmq_client_process_against_our_authenticator(
     auth = trio_zmq.auth.Authenticator(ctx)
     auth.configure_curve(location=certs.authorized)
     async with auth:
-        server = curve_server(ctx, zmq.REP, certs.server)
+        server = curve_server(ctx.socket(zmq.REP), certs.server.secret)
         address = tcp_server(server)
         async with anyio.create_task_group() as tg:
             tg.start_soon(echo, server)
@@ -96,13 +97,8 @@ async def pyzmq_server_process(certs: Certificates) -> AsyncIterator[str]:
     """``curve_peer.py server`` running; yields its address.  On exit its
     standard input is closed, which ends it, and it must exit with 0."""
     process = await anyio.open_process(
-        [
-            sys.executable,
-            str(PEER),
-            "server",
-            str(certs.authorized),
-            str(certs.server.secret_file),
-        ],
+        [*PEER, "server", str(certs.authorized), str(certs.server.secret_file)],
+        cwd=ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
     )
@@ -127,9 +123,9 @@ async def test_our_client_against_a_pyzmq_thread_authenticator_process(
     ctx: trio_zmq.Context, certs: Certificates
 ) -> None:
     async with pyzmq_server_process(certs) as address:
-        known = curve_client(ctx, zmq.REQ, certs.server.public, certs.client)
+        known = curve_client(ctx.socket(zmq.REQ), certs.server.public, certs.client)
         assert await connect_and_watch(known, address) == SUCCEEDED
         await known.send(b"ping")
         assert await recv_frames(known) == [b"echo: ping"]
-        stranger = curve_client(ctx, zmq.REQ, certs.server.public, certs.stranger)
+        stranger = curve_client(ctx.socket(zmq.REQ), certs.server.public, certs.stranger)
         assert await connect_and_watch(stranger, address) == refused(400)

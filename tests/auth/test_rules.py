@@ -27,8 +27,6 @@ from tests.auth.support import (
     SUCCEEDED,
     Certificates,
     connect_and_watch,
-    curve_client,
-    curve_server,
     handshake_end,
     make_keys,
     monitored,
@@ -38,6 +36,7 @@ from tests.auth.support import (
     tcp_server,
 )
 from tests.conftest import ON_EVERY_LOOP
+from tests.curve import curve_client, curve_server
 
 pytestmark = ON_EVERY_LOOP
 
@@ -173,8 +172,8 @@ async def test_curve_known_key(ctx: trio_zmq.Context, certs: Certificates) -> No
     auth = trio_zmq.auth.Authenticator(ctx)
     auth.configure_curve(location=certs.authorized)
     async with auth:
-        server = curve_server(ctx, zmq.PULL, certs.server)
-        client = curve_client(ctx, zmq.PUSH, certs.server.public, certs.client)
+        server = curve_server(ctx.socket(zmq.PULL), certs.server.secret)
+        client = curve_client(ctx.socket(zmq.PUSH), certs.server.public, certs.client)
         assert await connect_and_watch(client, tcp_server(server)) == SUCCEEDED
         # The default user id is the client's public key in Z85, as pyzmq's.
         assert await user_id(server, client) == certs.client.public.decode()
@@ -187,10 +186,10 @@ async def test_curve_unknown_key_seen_on_both_monitors(
     auth = trio_zmq.auth.Authenticator(ctx)
     auth.configure_curve(location=str(certs.authorized))
     async with auth:
-        server = curve_server(ctx, zmq.PULL, certs.server)
+        server = curve_server(ctx.socket(zmq.PULL), certs.server.secret)
         async with monitored(server) as server_monitor:
             address = tcp_server(server)
-            client = curve_client(ctx, zmq.PUSH, certs.server.public, certs.stranger)
+            client = curve_client(ctx.socket(zmq.PUSH), certs.server.public, certs.stranger)
             assert await connect_and_watch(client, address) == refused(400)
             assert await handshake_end(server_monitor) == refused(400)
     assert status_texts(zap_log) == ["400 Unknown key"]
@@ -212,11 +211,11 @@ async def test_curve_wrong_secret_key_never_reaches_the_authenticator(
     auth = trio_zmq.auth.Authenticator(ctx)
     auth.configure_curve_callback(credentials_provider=AnybodyProvider())
     async with auth:
-        server = curve_server(ctx, zmq.PULL, certs.server)
+        server = curve_server(ctx.socket(zmq.PULL), certs.server.secret)
         async with monitored(server) as server_monitor:
             address = tcp_server(server)
             impostor = (certs.client.public, certs.stranger.secret)
-            client = curve_client(ctx, zmq.PUSH, certs.server.public, impostor)
+            client = curve_client(ctx.socket(zmq.PUSH), certs.server.public, impostor)
             event, _ = await connect_and_watch(client, address)
             assert event == zmq.Event.HANDSHAKE_FAILED_NO_DETAIL
             event, value = await handshake_end(server_monitor)
@@ -235,12 +234,12 @@ async def test_curve_directory_is_read_when_configured(
     late = make_keys(tmp_path / "late", "late")
     (certs.authorized / "late.key").write_bytes(late.public_file.read_bytes())
     async with auth:
-        server = curve_server(ctx, zmq.PULL, certs.server)
+        server = curve_server(ctx.socket(zmq.PULL), certs.server.secret)
         address = tcp_server(server)
-        first = curve_client(ctx, zmq.PUSH, certs.server.public, late)
+        first = curve_client(ctx.socket(zmq.PUSH), certs.server.public, late)
         assert await connect_and_watch(first, address) == refused(400)
         auth.configure_curve(location=certs.authorized)
-        second = curve_client(ctx, zmq.PUSH, certs.server.public, late)
+        second = curve_client(ctx.socket(zmq.PUSH), certs.server.public, late)
         assert await connect_and_watch(second, address) == SUCCEEDED
 
 
@@ -249,10 +248,10 @@ async def test_curve_allow_any(ctx: trio_zmq.Context, certs: Certificates) -> No
     auth = trio_zmq.auth.Authenticator(ctx)
     auth.configure_curve(location=zmq.auth.CURVE_ALLOW_ANY)
     async with auth:
-        server = curve_server(ctx, zmq.PULL, certs.server)
+        server = curve_server(ctx.socket(zmq.PULL), certs.server.secret)
         address = tcp_server(server)
         for keys in (certs.client, certs.stranger, zmq.curve_keypair()):
-            client = curve_client(ctx, zmq.PUSH, certs.server.public, keys)
+            client = curve_client(ctx.socket(zmq.PUSH), certs.server.public, keys)
             assert await connect_and_watch(client, address) == SUCCEEDED
             await round_trip(server, client, b"anyone")
 
@@ -269,11 +268,11 @@ async def test_curve_callback_plain_function(ctx: trio_zmq.Context, certs: Certi
     auth = trio_zmq.auth.Authenticator(ctx)
     auth.configure_curve_callback(credentials_provider=Provider())
     async with auth:
-        server = curve_server(ctx, zmq.PULL, certs.server)
+        server = curve_server(ctx.socket(zmq.PULL), certs.server.secret)
         address = tcp_server(server)
-        good = curve_client(ctx, zmq.PUSH, certs.server.public, certs.client)
+        good = curve_client(ctx.socket(zmq.PUSH), certs.server.public, certs.client)
         assert await connect_and_watch(good, address) == SUCCEEDED
-        bad = curve_client(ctx, zmq.PUSH, certs.server.public, certs.stranger)
+        bad = curve_client(ctx.socket(zmq.PUSH), certs.server.public, certs.stranger)
         assert await connect_and_watch(bad, address) == refused(400)
     assert asked == [("*", certs.client.public), ("*", certs.stranger.public)]
 
@@ -285,8 +284,8 @@ async def test_curve_user_id_mapping(ctx: trio_zmq.Context, certs: Certificates)
     auth.configure_curve(location=certs.authorized)
     assert auth.curve_user_id(z85.decode(certs.client.public)) == "alice"
     async with auth:
-        server = curve_server(ctx, zmq.PULL, certs.server)
-        client = curve_client(ctx, zmq.PUSH, certs.server.public, certs.client)
+        server = curve_server(ctx.socket(zmq.PULL), certs.server.secret)
+        client = curve_client(ctx.socket(zmq.PUSH), certs.server.public, certs.client)
         assert await connect_and_watch(client, tcp_server(server)) == SUCCEEDED
         assert await user_id(server, client) == "alice"
 
@@ -318,14 +317,14 @@ async def test_domains_have_policies_of_their_own(
     async with auth:
         servers = {}
         for domain in ("strict", "open", "asked", ""):
-            server = curve_server(ctx, zmq.PULL, certs.server)
+            server = curve_server(ctx.socket(zmq.PULL), certs.server.secret)
             if domain:  # libzmq refuses an empty ZAP_DOMAIN: "" is the default
                 server.zap_domain = domain.encode()
             servers[domain] = tcp_server(server)
         outcomes = {}
         for who, keys in (("client", certs.client), ("stranger", certs.stranger)):
             for domain, address in servers.items():
-                client = curve_client(ctx, zmq.PUSH, certs.server.public, keys)
+                client = curve_client(ctx.socket(zmq.PUSH), certs.server.public, keys)
                 outcomes[who, domain] = await connect_and_watch(client, address)
     assert outcomes == {
         ("client", "strict"): SUCCEEDED,

@@ -14,11 +14,10 @@ from tests.auth.support import (
     SUCCEEDED,
     Certificates,
     connect_and_watch,
-    curve_client,
-    curve_server,
     refused,
     tcp_server,
 )
+from tests.curve import curve_client, curve_server
 
 
 async def test_trio_nursery_start(ctx: trio_zmq.Context, certs: Certificates) -> None:
@@ -27,11 +26,11 @@ async def test_trio_nursery_start(ctx: trio_zmq.Context, certs: Certificates) ->
     with trio.fail_after(5):
         async with trio.open_nursery() as nursery:
             await nursery.start(auth.run)
-            server = curve_server(ctx, zmq.PULL, certs.server)
+            server = curve_server(ctx.socket(zmq.PULL), certs.server.secret)
             address = tcp_server(server)
-            known = curve_client(ctx, zmq.PUSH, certs.server.public, certs.client)
+            known = curve_client(ctx.socket(zmq.PUSH), certs.server.public, certs.client)
             assert await connect_and_watch(known, address) == SUCCEEDED
-            stranger = curve_client(ctx, zmq.PUSH, certs.server.public, certs.stranger)
+            stranger = curve_client(ctx.socket(zmq.PUSH), certs.server.public, certs.stranger)
             assert await connect_and_watch(stranger, address) == refused(400)
             with trio.testing.assert_no_checkpoints():
                 auth.stop()

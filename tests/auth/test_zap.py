@@ -23,8 +23,6 @@ from tests.auth.support import (
     SUCCEEDED,
     Certificates,
     Gate,
-    curve_client,
-    curve_server,
     handshake_end,
     monitored,
     refused,
@@ -32,6 +30,7 @@ from tests.auth.support import (
     tcp_server,
 )
 from tests.conftest import ON_EVERY_LOOP
+from tests.curve import curve_client, curve_server
 from tests.helpers import recv_frames
 
 pytestmark = ON_EVERY_LOOP
@@ -48,10 +47,10 @@ async def test_libzmq_accepts_replies_out_of_order_from_a_router(
     the first still waits, then refuses the first with the code it got."""
     zap = ctx.socket(zmq.ROUTER)
     zap.bind(trio_zmq.auth.ZAP_ENDPOINT)
-    server = curve_server(ctx, zmq.PULL, certs.server)
+    server = curve_server(ctx.socket(zmq.PULL), certs.server.secret)
     address = tcp_server(server)
-    first = curve_client(ctx, zmq.PUSH, certs.server.public, certs.stranger)
-    second = curve_client(ctx, zmq.PUSH, certs.server.public, certs.client)
+    first = curve_client(ctx.socket(zmq.PUSH), certs.server.public, certs.stranger)
+    second = curve_client(ctx.socket(zmq.PUSH), certs.server.public, certs.client)
     async with monitored(first) as first_monitor, monitored(second) as second_monitor:
         first.connect(address)
         first_request = await recv_frames(zap)

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent.parent
+from tests.helpers import ROOT
 
 
 def load(path: Path, name: str) -> types.ModuleType:

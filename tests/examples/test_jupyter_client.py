@@ -23,8 +23,8 @@ from examples.jupyter.kernel import KERNEL_NAME, kernel_spec
 from examples.jupyter.protocol import BadSignature, ConnectionInfo, Session
 
 from tests.examples.jupyter_peers import require
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 STARTUP_BOUND = 30  # seconds: ipykernel imports IPython; the machine may be busy
 REPLY_BOUND = 10
 OUR_KERNEL_ARGV = kernel_spec()["argv"]

@@ -32,12 +32,12 @@ from examples.mongrel2.server import (
     running_mongrel2,
 )
 
+from tests.helpers import ROOT
 from tests.peers import require_program
 
 if sys.version_info < (3, 11):
     from exceptiongroup import ExceptionGroup
 
-ROOT = Path(__file__).resolve().parents[2]
 WORKERS = 4
 #: A bound for any one exchange that should take milliseconds.
 BOUND = 10

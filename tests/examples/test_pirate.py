@@ -25,9 +25,8 @@ from examples.pirate.protocol import worker_reply
 from examples.pirate.queue import run_queue
 from trio_zmq.testing import ChaosSchedule, chaos_mode, chaos_schedules
 
-from tests.helpers import kill_process
+from tests.helpers import ROOT, kill_process
 
-ROOT = Path(__file__).resolve().parents[2]
 HEARTBEAT = 0.1  # seconds; the workers expire after 3 silent intervals
 TIMEOUT = 0.5  # the client's wait per attempt
 RETRIES = 3

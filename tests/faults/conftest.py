@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.netns import INSTALL, ROOT, WHAT, Network, probe
+from tests.helpers import ROOT
+from tests.netns import INSTALL, WHAT, Network, probe
 from tests.peers import missing
 
 FIGURES: dict[str, float] = {}

@@ -36,6 +36,7 @@ import zmq
 
 import trio_zmq
 
+from tests.curve import curve_server
 from tests.faults.messages import make
 
 
@@ -64,10 +65,7 @@ def configure(sock: zmq.Socket[Any] | trio_zmq.Socket, args: argparse.Namespace)
     sock.heartbeat_timeout = args.heartbeat_timeout
     sock.heartbeat_ttl = args.heartbeat_ttl
     if args.curve_secret:
-        secret = args.curve_secret.encode()
-        sock.curve_secretkey = secret
-        sock.curve_publickey = zmq.curve_public(secret)
-        sock.curve_server = True
+        curve_server(sock, args.curve_secret.encode())
 
 
 def exit_when_stdin_closes() -> None:

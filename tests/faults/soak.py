@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import signal
 import sys
@@ -49,7 +48,8 @@ import trio_zmq
 from trio_zmq._cli._command import Parser, run_command
 
 from tests.faults.messages import make, parse
-from tests.netns import ROOT, Host, Network, PeerProcess, probe
+from tests.helpers import ROOT, open_fds
+from tests.netns import Host, Network, PeerProcess, probe
 
 if sys.version_info < (3, 11):
     from exceptiongroup import BaseExceptionGroup
@@ -96,10 +96,6 @@ def rss_mb() -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     raise SoakFailure("no VmRSS in /proc/self/status")
-
-
-def open_fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
 
 
 @dataclass

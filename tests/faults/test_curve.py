@@ -16,6 +16,7 @@ import pytest
 import trio
 import zmq
 
+from tests.curve import client_options
 from tests.faults.traffic import Flow, assert_lost_only_in_flight, recv_flow, scene
 from tests.netns import Network
 
@@ -40,12 +41,7 @@ async def test_curve_sessions_across_a_partition(
         flows: dict[str, Flow] = {}
         watches = {}
         for name, extra in (("steady", {}), ("heartbeat", HEARTBEATS)):
-            public, secret = zmq.curve_keypair()
-            keys = {
-                zmq.CURVE_SERVERKEY: server_public,
-                zmq.CURVE_PUBLICKEY: public,
-                zmq.CURVE_SECRETKEY: secret,
-            }
+            keys = client_options(server_public)
             dealer = stage.socket(zmq.DEALER, host.endpoint(PORT), {**BLOCKING, **extra, **keys})
             watches[name] = await stage.watch(dealer)
             flows[name] = stage.flow(name, dealer, stop, name == "steady", rate=RATE, size=SIZE)

@@ -18,8 +18,6 @@ each libzmq socket holds a mailbox eventfd.)
 
 from __future__ import annotations
 
-import itertools
-import os
 from collections.abc import Sequence
 
 import anyio
@@ -27,6 +25,7 @@ import zmq
 
 import trio_zmq
 from trio_zmq._core import _registry
+from trio_zmq.testing import PAIRABLE_TYPES, unique_endpoint
 
 from tests.conftest import ON_EVERY_LOOP
 from tests.helpers import busy, open_fds
@@ -35,27 +34,15 @@ pytestmark = ON_EVERY_LOOP
 
 TOTAL = 5000
 
-_names = itertools.count()
-
-#: (bound type, connected type) pairs that can talk to each other.
-PAIRS = [
-    (zmq.PULL, zmq.PUSH),
-    (zmq.REP, zmq.REQ),
-    (zmq.ROUTER, zmq.DEALER),
-    (zmq.PUB, zmq.SUB),
-    (zmq.PAIR, zmq.PAIR),
-    (zmq.XPUB, zmq.XSUB),
-]
+#: (bound type, connected type) pairs that can talk to each other: the
+#: testing kit's, and XPUB/XSUB, which it leaves out.
+PAIRS = [*PAIRABLE_TYPES, (zmq.XPUB, zmq.XSUB)]
 
 #: The pairs whose bound end can receive (a waiter can block in recv on it).
-RECEIVING_PAIRS = [p for p in PAIRS if p[0] != zmq.PUB]
+RECEIVING_PAIRS = [p for p in PAIRS if p[0] not in (zmq.PUB, zmq.PUSH)]
 
 #: Socket types a receive can block on forever (nothing will be sent).
 BLOCKING_RECEIVERS = [zmq.PULL, zmq.SUB, zmq.DEALER, zmq.ROUTER, zmq.REP, zmq.PAIR]
-
-
-def inproc() -> str:
-    return f"inproc://churn-{os.getpid()}-{next(_names)}"
 
 
 class Counter:
@@ -76,7 +63,7 @@ class Counter:
     ) -> tuple[trio_zmq.Socket, trio_zmq.Socket]:
         """Two sockets of a matching pair of types, connected over inproc."""
         bound_type, connected_type = pairs[index % len(pairs)]
-        address = inproc()
+        address = unique_endpoint("inproc")
         bound = self.socket(ctx, bound_type)
         bound.bind(address)
         connected = self.socket(ctx, connected_type)
@@ -166,7 +153,7 @@ async def waiter_round(ctx: trio_zmq.Context, counter: Counter, batches: int, sl
 async def plain_round(ctx: trio_zmq.Context, counter: Counter, n: int) -> None:
     """Plain pyzmq sockets waited on through trio_zmq.wait_* (unpinned engines)."""
     for _ in range(n):
-        address = inproc()
+        address = unique_endpoint("inproc")
         zpull = ctx.zmq_context.socket(zmq.PULL)
         counter.opened += 1
         try:

@@ -26,6 +26,7 @@ import trio_zmq
 from trio_zmq._tools import _monitor
 
 from tests.conftest import ON_EVERY_LOOP
+from tests.curve import curve_client, curve_server
 from tests.helpers import Peer, bind, recv_frames
 
 pytestmark = ON_EVERY_LOOP
@@ -155,21 +156,12 @@ async def test_only_the_events_asked_for(ctx: trio_zmq.Context) -> None:
 # ----------------------------------------------------------------------
 
 
-def curve_server(ctx: trio_zmq.Context) -> tuple[trio_zmq.Socket, str, bytes]:
+def curve_router(ctx: trio_zmq.Context) -> tuple[trio_zmq.Socket, str, bytes]:
+    """A CURVE server ROUTER with fresh keys, bound on tcp: the socket, its
+    address and its public key."""
     public, secret = zmq.curve_keypair()
-    server = ctx.socket(zmq.ROUTER)
-    server.curve_server = True
-    server.curve_secretkey = secret
+    server = curve_server(ctx.socket(zmq.ROUTER), secret)
     return server, bind(server, "tcp://127.0.0.1"), public
-
-
-def curve_client(ctx: trio_zmq.Context, server_key: bytes) -> trio_zmq.Socket:
-    public, secret = zmq.curve_keypair()
-    client = ctx.socket(zmq.DEALER)
-    client.curve_serverkey = server_key
-    client.curve_publickey = public
-    client.curve_secretkey = secret
-    return client
 
 
 #: libzmq's ZMQ_PROTOCOL_ERROR_ZMTP_* codes (zmq.h) that the tests meet.
@@ -178,7 +170,7 @@ ZMTP_MECHANISM_MISMATCH = 0x11000002
 
 
 async def test_a_null_client_meets_a_curve_server(ctx: trio_zmq.Context) -> None:
-    server, address, _ = curve_server(ctx)
+    server, address, _ = curve_router(ctx)
     client = ctx.socket(zmq.DEALER)
     async with server.monitor() as server_events, client.monitor() as client_events:
         client.connect(address)
@@ -190,8 +182,8 @@ async def test_a_null_client_meets_a_curve_server(ctx: trio_zmq.Context) -> None
 
 
 async def test_a_client_with_the_wrong_server_key(ctx: trio_zmq.Context) -> None:
-    server, address, _ = curve_server(ctx)
-    client = curve_client(ctx, zmq.curve_keypair()[0])
+    server, address, _ = curve_router(ctx)
+    client = curve_client(ctx.socket(zmq.DEALER), zmq.curve_keypair()[0])
     async with server.monitor() as server_events, client.monitor() as client_events:
         client.connect(address)
         on_server = await events_until(server_events, E.HANDSHAKE_FAILED_PROTOCOL)
@@ -211,8 +203,8 @@ async def test_a_zap_handler_that_refuses(ctx: trio_zmq.Context) -> None:
             # version, request id, status code, status text, user id, metadata
             await zap.send_multipart([request[0], request[1], b"400", b"no", b"", b""])
 
-    server, address, server_key = curve_server(ctx)
-    client = curve_client(ctx, server_key)
+    server, address, server_key = curve_router(ctx)
+    client = curve_client(ctx.socket(zmq.DEALER), server_key)
     async with anyio.create_task_group() as tasks:
         tasks.start_soon(refuse_all)
         async with server.monitor() as server_events, client.monitor() as client_events:
