@@ -1,1 +1,1 @@
-"""The ``trio-zmq`` command line: ``demo``."""
+"""The ``trio-zmq`` command line: ``demo``, ``send``, ``recv``, ``proxy``, ``monitor``, ``keys``."""

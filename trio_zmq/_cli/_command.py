@@ -1,5 +1,7 @@
 """What every command line of the project shares: its errors are one line.
 
+* a subcommand is a :class:`Command`: the set-up of its parser and what it
+  runs, which the parser dispatches to with ``set_defaults(handler=...)``;
 * a bad argument: ``PROG: error: MESSAGE (see PROG --help)``, exit status 2
   (argparse's default prints the whole usage first);
 * Ctrl-C: ``PROG: interrupted``, exit status 130, whether trio, asyncio or
@@ -14,12 +16,13 @@ from __future__ import annotations
 
 import _thread
 import argparse
+import dataclasses
 import signal
 import sys
 import time
 import warnings
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, NoReturn, final
 
 if TYPE_CHECKING:
     from sys import UnraisableHookArgs
@@ -40,6 +43,28 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+@final
+@dataclasses.dataclass(frozen=True)
+class Command:
+    """A subcommand: its name and help, how its parser is set up, and what it runs.
+
+    Attributes:
+      name: the word that selects it (``send``).
+      help: one line, for the list of subcommands.
+      description: what its own ``--help`` says first.
+      add_arguments: adds its arguments to its (sub)parser.
+      run: runs it with its parser (for the errors it finds in the
+        arguments, exit status 2) and the parsed arguments; returns the exit
+        status.
+    """
+
+    name: str
+    help: str
+    description: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.ArgumentParser, argparse.Namespace], int]
 
 
 def positive_int(text: str) -> int:

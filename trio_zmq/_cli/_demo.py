@@ -15,6 +15,7 @@ Everything runs in one visible nursery; nothing runs in the background.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import os
@@ -27,6 +28,8 @@ import trio
 import zmq
 
 import trio_zmq
+
+from ._command import Command, positive_int, run_command
 
 #: How long the sink waits for the next result before it gives up.
 STALL_SECONDS = 10.0
@@ -163,3 +166,42 @@ async def run_demo(options: DemoOptions) -> DemoSummary:
             elapsed = time.perf_counter() - started
     expected = sum(n * n for n in range(options.tasks))
     return DemoSummary(options, received, total, expected, dict(per_worker), elapsed)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``demo``'s arguments."""
+    parser.add_argument("--tasks", type=positive_int, default=20_000, help="jobs to send (20000)")
+    parser.add_argument("--workers", type=positive_int, default=4, help="worker tasks (4)")
+    parser.add_argument(
+        "--transport",
+        choices=["inproc", "ipc", "tcp"],
+        default="inproc",
+        help="how the stages connect (inproc)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="print only the summary")
+
+
+def _demo(options: DemoOptions) -> int:
+    summary = trio.run(run_demo, options)
+    print(summary.render())
+    return 0 if summary.ok else 1
+
+
+def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """``trio-zmq demo``: 0 if every result came in and adds up, else 1."""
+    options = DemoOptions(
+        tasks=args.tasks, workers=args.workers, transport=args.transport, progress=not args.quiet
+    )
+    return run_command(parser.prog, lambda: _demo(options))
+
+
+COMMAND = Command(
+    name="demo",
+    help="run a ventilator -> workers -> sink pipeline through trio_zmq channels",
+    description=(
+        "Run a ventilator -> workers -> sink pipeline in one nursery and print "
+        "its progress and a summary."
+    ),
+    add_arguments=add_arguments,
+    run=run,
+)

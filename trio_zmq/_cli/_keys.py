@@ -1,8 +1,9 @@
 """``trio-zmq keys DIRECTORY NAME``: a CURVE certificate pair in pyzmq's format.
 
 ``NAME.key`` (the public key) and ``NAME.key_secret`` (both keys), as
-``zmq.auth.create_certificates`` writes them and ``zmq.auth.load_certificate``
-reads them (and so do the CURVE options of ``send``/``recv``: ``@PATH``).
+:func:`zmq.auth.create_certificates` writes them and
+:func:`zmq.auth.load_certificate` reads them (and so do the CURVE arguments
+of the other tools: ``@PATH``).
 """
 
 from __future__ import annotations
@@ -12,34 +13,42 @@ import os
 
 import zmq.auth
 
-from ._command import Parser
-from ._options import CommandError
+from ._command import Command
+from ._status import CommandError, run_tool
 
 
-def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
-    """The ``keys`` subcommand."""
-    keys = commands.add_parser(
-        "keys",
-        help="write a CURVE certificate pair",
-        description=(
-            "Write DIRECTORY/NAME.key (public) and DIRECTORY/NAME.key_secret "
-            "(public and secret) and print their paths."
-        ),
-    )
-    keys.add_argument("directory", metavar="DIRECTORY")
-    keys.add_argument("name", metavar="NAME")
-    keys.add_argument("--force", action="store_true", help="replace an existing pair")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``keys``' arguments."""
+    parser.add_argument("directory", metavar="DIRECTORY")
+    parser.add_argument("name", metavar="NAME")
+    parser.add_argument("--force", action="store_true", help="replace an existing pair")
 
 
-def keys(args: argparse.Namespace) -> int:
-    """``trio-zmq keys``: returns the exit status."""
-    public = os.path.join(args.directory, f"{args.name}.key")
+def _keys(directory: str, name: str, force: bool) -> int:
+    public = os.path.join(directory, f"{name}.key")
     secret = public + "_secret"
     existing = [path for path in (public, secret) if os.path.exists(path)]
-    if existing and not args.force:
+    if existing and not force:
         raise CommandError(f"{existing[0]} exists (--force replaces it)")
-    os.makedirs(args.directory, exist_ok=True)
-    public, secret = zmq.auth.create_certificates(args.directory, args.name)
+    os.makedirs(directory, exist_ok=True)
+    public, secret = zmq.auth.create_certificates(directory, name)
     print(public)
     print(secret)
     return 0
+
+
+def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """``trio-zmq keys``: returns the exit status."""
+    return run_tool(parser.prog, lambda: _keys(args.directory, args.name, args.force))
+
+
+COMMAND = Command(
+    name="keys",
+    help="write a CURVE certificate pair",
+    description=(
+        "Write DIRECTORY/NAME.key (public) and DIRECTORY/NAME.key_secret "
+        "(public and secret) and print their paths."
+    ),
+    add_arguments=add_arguments,
+    run=run,
+)
