@@ -692,8 +692,8 @@ async def test_router_mandatory_head_unblocks_when_room_comes_mid_serve(
 ) -> None:
     """A ROUTER_MANDATORY send to a full pipe fails (zmq.Again) although
     ZMQ_EVENTS shows POLLOUT (another peer has room).  The peer makes room
-    right after the n-th failed attempt (1: the fast path's; 2, 3: the
-    engine's), so the engine's own ZMQ_EVENTS read consumes the fd's edge
+    right after the n-th failed attempt (1: the first attempt, try_now's;
+    2, 3: the engine's), so the engine's own ZMQ_EVENTS read consumes the fd's edge
     that announces it: after one failure in a serve pass the engine retries;
     after the second it must not sleep on the fd for good (it retries on a
     timer)."""
@@ -732,7 +732,7 @@ async def test_router_mandatory_head_unblocks_when_room_comes_mid_serve(
         raw.on_again = drain_full
         with anyio.fail_after(PROMPT):
             await router.send_multipart([b"full", b"late"])
-        # The fast path failed once before the engine's attempts began.
+        # The first attempt (try_now) failed once before the engine's began.
         assert failures >= drain_at_failure
         with anyio.fail_after(PROMPT):
             while (frame := await full.recv()) != b"late":

@@ -57,10 +57,10 @@ def test_engine_keeps_its_promises_under_chaos(
     run_on(loop, program, chaos)
 
 
-#: Found by this suite (then shrunk): a sender whose own failed attempt
-#: processed the command that made room in the pipe parked without anyone
-#: serving it -- the edge was gone and the watcher (a receiver) slept on.
-#: The engine now serves once more after queueing a waiter, before parking.
+#: A program this suite found and shrank: a sender whose own failed attempt
+#: processes the command that makes room in the pipe must not park without
+#: anyone serving it -- the edge is gone and the watcher (a receiver) sleeps
+#: on.  The engine serves once more after queueing a waiter, before parking.
 LOST_WAKEUP_AFTER_OWN_ATTEMPT = Program(
     topology="DEALER_ROUTER",
     transport="inproc",
@@ -91,8 +91,8 @@ def test_regression_park_after_own_attempt(loop: Loop, schedule_seed: int) -> No
     run_on(loop, LOST_WAKEUP_AFTER_OWN_ATTEMPT)
 
 
-#: Model fixes found while porting the suite to anyio (each failed on the
-#: trio path too, intermittently, without any engine at fault):
+#: Programs that check the model itself: on each, a model that judges the
+#: case below wrongly fails now and then, with no engine at fault.
 MODEL_REGRESSIONS = {
     # Parked REQ requesters refused with EFSM by another task's serve, while
     # a request was unanswered, resume only after its reply came back: the

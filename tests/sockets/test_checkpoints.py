@@ -1,7 +1,7 @@
-"""Required scenario 8: every async operation is a checkpoint, the sync ones never are.
+"""Every async operation is a checkpoint, the sync ones never are.
 
 * ``trio.testing.assert_checkpoints()`` around every async operation, both when
-  it can complete at once (the fast path, no waiter is ever queued) and, where
+  it can complete at once (no waiter is ever queued) and, where
   that means something, when it has to wait first;
 * ``trio.testing.assert_no_checkpoints()`` around probe, the ``*_nowait``
   methods, ``close()`` and the synchronous pass-throughs, whether they succeed
@@ -136,7 +136,7 @@ def wait_on(sock: AnySocket, via: str, events: int) -> Awaitable[None]:
 
 
 # ----------------------------------------------------------------------
-# Sending: fast path, must-wait, pre-cancelled
+# Sending: at once, must-wait, pre-cancelled
 # ----------------------------------------------------------------------
 
 
@@ -149,7 +149,7 @@ async def test_send_ops_checkpoint_when_ready(
     await until_writable(push)
     with trio.fail_after(5), trio.testing.assert_checkpoints():
         await op(push)
-    assert_idle(push)  # it went out on the fast path, no waiter was queued
+    assert_idle(push)  # it went out at once, no waiter was queued
     assert await recv_frames(pull) == expected
 
 
@@ -211,7 +211,7 @@ async def test_send_ops_precancelled_without_peer_send_nothing(
 
 
 # ----------------------------------------------------------------------
-# Receiving: fast path, must-wait, pre-cancelled
+# Receiving: at once, must-wait, pre-cancelled
 # ----------------------------------------------------------------------
 
 

@@ -93,8 +93,8 @@ async def until_closed(ctx: trio_zmq.Context) -> None:
 
 
 async def test_exception_with_monitor_socket_open_propagates() -> None:
-    """Before the fix, term() waited forever for the monitor's PAIR and the
-    exception was never seen."""
+    """Leaving closes the monitor's PAIR too: else term() would wait forever
+    for it and the exception would never be seen."""
     opened: list[Any] = []
 
     async def leave_raising() -> None:
@@ -297,7 +297,7 @@ async def test_cancelled_exit_does_not_replace_the_exception(
                 raise UserError
 
     with anyio.fail_after(EXIT_BOUND):
-        with pytest.raises(UserError):  # before the fix: DID NOT RAISE
+        with pytest.raises(UserError):  # not the cancellation in its place
             await leave_raising_while_cancelled()
         let_peer_in(nowhere)
         await until_closed(contexts[0])

@@ -1,4 +1,4 @@
-"""Required scenario 7: open and close 5000 sockets; nothing leaks.
+"""Open and close 5000 sockets; nothing leaks.
 
 A mix of socket types, some bound and connected over inproc, closed in every
 way the library offers: ``close()``, ``aclose()``, leaving the ``async with``

@@ -1,39 +1,53 @@
-"""The event loop under the caller: trio natively, or anything through anyio.
+"""The event loop under the caller: trio natively, or asyncio through anyio.
 
 The engine needs only a few things from an event loop: who the current task
 is, how to park it and wake it, how to sleep on the socket's fd so that
-another task can interrupt the sleep, how to tell the loop that an fd is
-closing, and the checkpoints around an operation.  :class:`Backend` is that
-narrow interface; there are two implementations, picked per call by
-:func:`current`:
+another task can interrupt the sleep (a *poke*), and the checkpoints around
+an operation.  :class:`Backend` is that narrow interface, with three
+implementations, picked per call by :func:`current`:
 
 * :data:`TRIO` uses ``trio.lowlevel`` directly.  A parked task is resumed
   *with its result* by whichever task served it: ``reschedule`` and the
   abort callback of ``wait_task_rescheduled`` are atomic with cancellation,
   so a served task can never be cancelled afterwards.  Calls follow trio's
   checkpoint pattern: ``checkpoint_if_cancelled`` before the operation,
-  ``cancel_shielded_checkpoint`` after it.
+  ``cancel_shielded_checkpoint`` after it.  The watcher sleeps in
+  ``wait_readable`` without a cancel scope (unless the sleep has a
+  timeout) and is poked with ``notify_closing`` on the fd.
 
-* :data:`ANYIO` uses only anyio's public API, so it runs on asyncio (and on
-  trio, which is how the two are compared).  asyncio can deliver a
-  cancellation to a task whose wake-up is already on its way, so a parked
-  task is never served by another: it is *woken* and runs its own attempt
-  when it resumes; a task cancelled after being woken passes the wake-up on.
-  The schedule point comes *before* the operation (``anyio.lowlevel.checkpoint``)
-  and there is none after it, so nothing can cancel a call whose operation
-  happened.
+* :data:`ANYIO` uses only anyio's public API, so it runs on asyncio and on
+  trio.  asyncio can deliver a cancellation to a task whose wake-up is
+  already on its way, so a parked task is never served by another: it is
+  *woken* and runs its own attempt when it resumes; a task cancelled after
+  being woken passes the wake-up on.  The schedule point comes *before* the
+  operation (``anyio.lowlevel.checkpoint``) and there is none after it, so
+  nothing can cancel a call whose operation happened.  The watcher's fd
+  sleep has a cancel scope, which a poke cancels.  Trio tasks get it only
+  inside :func:`force_anyio` (the tests run this path under trio's
+  scheduler; ``python -m benchmarks engines`` compares the two paths).
+
+* :data:`ASYNCIO` is the :data:`ANYIO` path with asyncio's own checkpoint
+  (``asyncio.sleep(0)``) and a bare loop future for parking, where anyio's
+  would look up the running backend on every call.  Every task that is not
+  a trio task gets it.
 
 Code running under ``anyio.run(..., backend="trio")`` is trio code and gets
 :data:`TRIO`: anyio's cancel scopes are trio's there.
 
+Telling the loop that an fd is about to be closed is no backend method:
+:func:`notify_closing` asks whichever loop is running, since closing a
+socket may happen outside any task that waits on it.
+
 **The one seam for tests.**  Which backend a task gets is decided here, by
 two slots (one for trio tasks, one for the rest), and :func:`installed` is
-the only way to change them.  Tests install the anyio path on trio (to run
-it under trio's scheduler), broken backends (to prove the property suite
-catches them), and ``trio_zmq.testing.chaos_mode`` installs a backend that
-wraps the current one and injects adversities.  The socket layer's fast
-path runs only while the trio slot holds :data:`TRIO` itself, so nothing
-installed here can be bypassed, and production code holds no test switch.
+the only way to change them.  Tests install the anyio path on trio,
+broken backends (to prove the property suite catches them), and
+``trio_zmq.testing.chaos_mode`` installs a :class:`Wrapper` of the current
+ones that injects adversities.  Every async operation of the socket layer
+takes its backend from these slots when it starts, and its cancel point,
+first attempt (:meth:`Backend.try_now`), parking, fd sleep and schedule
+point all go through that backend: nothing installed here is bypassed, and
+production code holds no test switch.
 """
 
 from __future__ import annotations

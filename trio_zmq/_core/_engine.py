@@ -30,16 +30,18 @@ Because a parked task is resumed with its result through
 ran and the task gets its result, or the task was cancelled while parked and
 its attempt never ran.  The watcher is never served by another task (it is
 not parked, it is inside ``wait_readable``): when the watcher is at the head
-of a ready queue, the server *pokes* it by cancelling the private cancel
-scope around its fd wait, and the watcher serves itself.  If the watcher
-leaves (its operation is done, it was cancelled, it raised), it hands the
-role over to a parked waiter.
+of a ready queue, the server *pokes* it out of its fd wait (see below), and
+the watcher serves itself.  If the watcher leaves (its operation is done,
+it was cancelled, it raised), it hands the role over to the first waiter in
+line.
 
 That is the trio path.  The event loop's primitives come from
 :mod:`._backend`; on asyncio, where a cancellation can overtake a wake-up,
 no parked task is handed a result: like the watcher, it is woken and serves
 itself, and one cancelled before it acts passes the wake-up on (see
-:meth:`Engine._leave`).
+:meth:`Engine._leave`).  A ready queue's head is woken together with up to
+seven parked waiters behind it (:meth:`Engine._wake_ahead`), so that a queue
+of parked tasks does not move one message per scheduler round.
 
 Poking the watcher.  A trio task inside ``wait_readable(fd)`` can be woken
 from outside only by a cancel scope around the wait or by
@@ -49,7 +51,9 @@ while pokes are rare (another task must find the socket ready for the
 watcher's direction first).  So the trio backend pokes with
 ``notify_closing`` and tells a poke from a close by :attr:`Engine.closed`
 (see :mod:`._backend`); the fd stays open and the next ``wait_readable``
-registers it anew.
+registers it anew.  Only a timed fd sleep (the watcher's retry while a head
+is stuck, see :meth:`Engine._note_stall`) has a cancel scope, and a poke
+cancels that; on asyncio every fd sleep has one.
 
 Each promise a test may want to break is a small named method of
 :class:`Engine`.  Five of them do the engine's work
