@@ -59,7 +59,10 @@ CASES: list[tuple[str, Loop]] = [
     ("no_wake_passon", "trio-anyio-engine"),
     ("skip_reprobe", "asyncio"),
     ("skip_reprobe", "trio-anyio-engine"),
-    ("no_handover", "asyncio"),
+    # Not ("no_handover", "asyncio"): there the fd stays registered with the
+    # loop between waits, and its reader serves whoever waits while nobody
+    # watches, so a watcher that leaves without handing over loses no
+    # wake-up (tests/core/test_event_loops.py shows it).
     ("no_handover", "trio-anyio-engine"),
     ("checkpoint_after_operation", "asyncio"),
     ("checkpoint_after_operation", "trio-anyio-engine"),

@@ -61,6 +61,7 @@ import anyio
 import anyio.lowlevel
 import outcome
 import trio
+import zmq
 
 from ._exceptions import closed_error
 
@@ -255,6 +256,15 @@ class _Asyncio(_Anyio):
     ``asyncio.sleep(0)`` on asyncio) and the parking future.  Cancellation
     behaves as with anyio's Event: ``task.cancel()`` cancels the future, and
     anyio's cancel scopes do not cancel a task whose future is already done.
+
+    The watcher sleeps on a future too, resolved by a reader callback that
+    stays registered with the loop from the socket's first wait to its
+    close (:func:`_on_fd_readable`), as zmq.asyncio keeps its reader: a
+    registration per sleep (anyio's ``wait_readable``) costs two
+    ``epoll_ctl`` calls and a cancel scope per wait.  asyncio's selector is
+    level-triggered, so while nobody watches, the callback consumes the
+    fd's edge itself: it serves the engine, which reads ZMQ_EVENTS.  A loop
+    without ``add_reader`` gets anyio's path.
     """
 
     __slots__ = ()
@@ -284,6 +294,93 @@ class _Asyncio(_Anyio):
             waiter.woken = True
             if not future.done():
                 future.set_result(None)
+
+    async def sleep_on_fd(self, engine: Engine, timeout: float = 0.0) -> None:
+        loop = asyncio.get_running_loop()
+        if engine.fd_loop is not loop and not _watch_fd(engine, loop):
+            await super().sleep_on_fd(engine, timeout)
+            return
+        future = loop.create_future()
+        timer = loop.call_later(timeout, _resolve, future) if timeout else None
+        engine.watch_scope = future
+        engine.sleeper = self
+        try:
+            await future
+        finally:
+            engine.watch_scope = None
+            engine.sleeper = None
+            if timer is not None:
+                timer.cancel()
+        if engine.closed:
+            raise closed_error()
+
+    def poke(self, engine: Engine) -> None:
+        scope = engine.watch_scope
+        if isinstance(scope, asyncio.Future):
+            _resolve(scope)
+        else:
+            super().poke(engine)  # anyio's path: a cancel scope
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def _watch_fd(engine: Engine, loop: asyncio.AbstractEventLoop) -> bool:
+    """Register the engine's fd with ``loop`` for good (until
+    :func:`forget_fd`); False if the loop cannot watch fds."""
+    forget_fd(engine)
+    try:
+        loop.add_reader(engine.fd, _on_fd_readable, engine, loop)
+    except NotImplementedError:
+        return False
+    engine.fd_loop = loop
+    return True
+
+
+def _on_fd_readable(engine: Engine, loop: asyncio.AbstractEventLoop) -> None:
+    """The fd of a socket that asyncio tasks have waited on is readable."""
+    if engine.fd_loop is not loop:
+        # A registration the engine has left (another loop took over).
+        loop.remove_reader(engine.fd)
+        return
+    future = engine.watch_scope
+    if isinstance(future, asyncio.Future):
+        _resolve(future)
+    elif engine.watcher is None and not engine.closed:
+        # Nobody will look soon: serve whoever waits (parked tasks are
+        # woken) and consume the edge, which a level-triggered selector
+        # would otherwise report again on every turn of the loop.
+        try:
+            engine.serve()
+        except (trio.ClosedResourceError, zmq.ZMQError):
+            forget_fd(engine)  # closed behind the library's back
+
+
+def forget_fd(engine: Engine) -> None:
+    """Drop the engine's lasting registration with an asyncio loop, if it
+    has one (its socket is closing, or the engine is being dropped)."""
+    loop = engine.fd_loop
+    if loop is None:
+        return
+    engine.fd_loop = None
+    if loop.is_closed():
+        return
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is not loop and loop.is_running():
+        # The loop runs in another thread: let it drop the reader itself.
+        loop.call_soon_threadsafe(_drop_reader, loop, engine.fd)
+    else:
+        _drop_reader(loop, engine.fd)
+
+
+def _drop_reader(loop: asyncio.AbstractEventLoop, fd: int) -> None:
+    with contextlib.suppress(ValueError, OSError):  # fd closed behind our back
+        loop.remove_reader(fd)
 
 
 class Wrapper(Backend):

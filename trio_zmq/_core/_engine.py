@@ -215,6 +215,7 @@ class Engine:
     __slots__ = (
         "closed",
         "fd",
+        "fd_loop",
         "handle",
         "pinned",
         "queues",
@@ -243,8 +244,12 @@ class Engine:
         #: The backend whose sleep_on_fd the watcher is in, while it is.
         self.sleeper: _backend.Backend | None = None
         #: The cancel scope around the watcher's fd wait, when it has one
-        #: (a timed sleep, or the anyio path).
+        #: (a timed sleep, or the anyio path), or the future it sleeps on
+        #: (asyncio).
         self.watch_scope: Any = None
+        #: The asyncio loop with which the fd stays registered between
+        #: waits, if any (see _backend._Asyncio).
+        self.fd_loop: Any = None
         #: Per direction: did the last wait in it have to sleep (or park)?
         #: See try_now().
         self.slept = [False, False]
@@ -685,6 +690,7 @@ class Engine:
             # know.  Poke the watcher (on trio that is notify_closing on the
             # old fd number, which the loop still has our watcher under).
             self._poke_watcher()
+        _backend.forget_fd(self)
         for queue in self.queues:
             while queue:
                 waiter = queue.popleft()
@@ -701,3 +707,6 @@ class Engine:
         """Tell the event loop the fd is closing: the watcher wakes with
         ClosedResourceError, as does anything else waiting on the fd."""
         _backend.notify_closing(self.fd)
+        if self.sleeper is _backend.ASYNCIO:
+            # It sleeps on a future of its own, which the loop does not know.
+            self._poke_watcher()

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import zmq
 
+from . import _backend
 from ._engine import Engine
 from ._exceptions import closed_error
 
@@ -82,6 +83,7 @@ def release(engine: Engine) -> None:
     """Forget ``engine`` (its socket is closing, or nobody waits on it)."""
     if _engines.get(engine.handle) is engine:
         del _engines[engine.handle]
+    _backend.forget_fd(engine)
 
 
 def release_if_idle(engine: Engine) -> None:
