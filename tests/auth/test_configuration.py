@@ -67,6 +67,14 @@ def test_configure_plain_checks_its_input(
         auth.configure_plain(**arguments)
 
 
+def test_configure_plain_errors_name_no_password(ctx: trio_zmq.Context) -> None:
+    auth = trio_zmq.auth.Authenticator(ctx)
+    passwords: dict[str, Any] = {"root": "fine", "admin": b"pw-0451"}
+    with pytest.raises(TypeError, match="user 'admin' has a bytes password") as error:
+        auth.configure_plain(passwords=passwords)
+    assert "pw-0451" not in str(error.value)
+
+
 def test_configure_plain_keeps_a_copy(ctx: trio_zmq.Context) -> None:
     auth = trio_zmq.auth.Authenticator(ctx)
     passwords = {"admin": "secret"}

@@ -143,6 +143,56 @@ async def test_unanswerable_message_is_dropped_and_logged(
     assert not await requester.poll(0)
 
 
+PASSWORD = "hunter2-never-logged"
+_PLAIN_HEAD = [b"1.0", b"7", b"", b"127.0.0.1", b"", b"PLAIN"]
+
+
+@pytest.mark.parametrize(
+    ("message", "logged"),
+    [
+        ([b"", b"2.0", *_PLAIN_HEAD[1:], b"admin", PASSWORD.encode()], "Invalid version"),
+        ([b"", b"1.0", b"7", b"", PASSWORD.encode()], "Not enough frames"),
+        (
+            # No empty frame anywhere: nothing says where the request starts.
+            [b"1.0", b"7", b"d", b"127.0.0.1", b"r", b"PLAIN", b"admin", PASSWORD.encode()],
+            "no envelope delimiter",
+        ),
+        ([b"", *_PLAIN_HEAD, b"admin", PASSWORD.encode(), b"extra"], "Invalid credentials"),
+        ([b"", *_PLAIN_HEAD, b"admin", PASSWORD.encode()], "Invalid password"),
+    ],
+    ids=["version", "too-few-frames", "no-delimiter", "extra-frame", "wrong-password"],
+)
+async def test_no_log_record_holds_a_password(
+    ctx: trio_zmq.Context,
+    caplog: pytest.LogCaptureFixture,
+    message: list[bytes],
+    logged: str,
+) -> None:
+    """PLAIN requests carrying a password, malformed or refused: every
+    record the authenticator logs, at every level, leaves the password out
+    of its message, its arguments and its exception."""
+    caplog.set_level(logging.DEBUG, logger="trio_zmq.auth")
+    auth = trio_zmq.auth.Authenticator(ctx)
+    auth.configure_plain(passwords={"admin": "the right one"})
+    async with auth:
+        requester = ctx.socket(zmq.DEALER)
+        requester.connect(trio_zmq.auth.ZAP_ENDPOINT)
+        await requester.send_multipart(message)
+        # The same pipe: once this is answered, the message has been read.
+        await requester.send_multipart([b"", b"1.0", b"8", b"", b"127.0.0.1", b"", b"NULL"])
+        while (await recv_frames(requester))[2] != b"8":
+            pass
+        requester.close()
+    assert logged in caplog.text
+    for record in caplog.records:
+        exception = logging.Formatter().formatException(record.exc_info) if record.exc_info else ""
+        seen = [record.getMessage(), repr(record.msg), repr(record.args), exception]
+        seen += [str(record.exc_text), str(record.stack_info)]
+        for text in seen:
+            assert PASSWORD not in text
+            assert repr(PASSWORD.encode())[2:-1] not in text
+
+
 async def test_reply_to_a_requester_that_went_away(
     ctx: trio_zmq.Context, caplog: pytest.LogCaptureFixture
 ) -> None:

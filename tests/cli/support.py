@@ -11,6 +11,7 @@ import os
 import select
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import trio_zmq
@@ -36,12 +37,22 @@ ENV = {
 }
 
 
-def start(*args: str, ctrl_c: bool = False, stdin: int | None = None) -> subprocess.Popen[bytes]:
+def start(
+    *args: str,
+    ctrl_c: bool = False,
+    stdin: int | None = None,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
     """``trio-zmq ARGS...`` in the background, its stdout and stderr piped
-    (``ctrl_c``: with SIGINT at its default)."""
+    (``ctrl_c``: with SIGINT at its default; ``env``: variables added to
+    :data:`ENV`)."""
     command = [*WITH_CTRL_C, *TRIO_ZMQ] if ctrl_c else TRIO_ZMQ
     return subprocess.Popen(
-        [*command, *args], stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV
+        [*command, *args],
+        stdin=stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**ENV, **(env or {})},
     )
 
 
@@ -56,10 +67,20 @@ def finish(process: subprocess.Popen[bytes]) -> tuple[int, bytes, bytes]:
     return process.returncode, out, err
 
 
-def run(*args: str, stdin: bytes = b"") -> tuple[int, bytes, bytes]:
-    """``trio-zmq ARGS...`` to its end, fed ``stdin``: its status, stdout, stderr."""
+def run(
+    *args: str, stdin: bytes = b"", env: Mapping[str, str] | None = None, umask: int = -1
+) -> tuple[int, bytes, bytes]:
+    """``trio-zmq ARGS...`` to its end, fed ``stdin``, with variables ``env``
+    added to :data:`ENV` and ``umask`` (-1: this process's): its status,
+    stdout, stderr."""
     done = subprocess.run(
-        [*TRIO_ZMQ, *args], input=stdin, capture_output=True, timeout=BOUND, check=False, env=ENV
+        [*TRIO_ZMQ, *args],
+        input=stdin,
+        capture_output=True,
+        timeout=BOUND,
+        check=False,
+        env={**ENV, **(env or {})},
+        umask=umask,
     )
     return done.returncode, done.stdout, done.stderr
 

@@ -16,8 +16,10 @@ until its standard input closes (the test is gone):
 
 ``--impl trio`` (the default) serves with trio_zmq, ``--impl pyzmq`` with
 blocking pyzmq in threads.  Every socket gets ``--hwm`` as its high-water
-marks, the ``--heartbeat`` options, and, with ``--curve-secret``, is a
-CURVE server with that secret key (Z85).
+marks, the ``--heartbeat`` options, and, with ``--curve-secret-file``, is
+a CURVE server with the secret key of that certificate file (as
+:func:`zmq.auth.create_certificates` writes it: a secret key on the command
+line would be there for every local user to read).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from typing import Any
 
 import trio
 import zmq
+import zmq.auth
 
 import trio_zmq
 
@@ -53,8 +56,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--heartbeat-ivl", type=int, default=0, metavar="MS")
     parser.add_argument("--heartbeat-timeout", type=int, default=0, metavar="MS")
     parser.add_argument("--heartbeat-ttl", type=int, default=0, metavar="MS")
-    parser.add_argument("--curve-secret", default="", metavar="Z85")
-    return parser.parse_args(argv)
+    parser.add_argument("--curve-secret-file", metavar="PATH")
+    args = parser.parse_args(argv)
+    args.curve_secret = None
+    if args.curve_secret_file is not None:
+        args.curve_secret = zmq.auth.load_certificate(args.curve_secret_file)[1]
+        if args.curve_secret is None:
+            parser.error(f"{args.curve_secret_file} holds no secret key")
+    return args
 
 
 def configure(sock: zmq.Socket[Any] | trio_zmq.Socket, args: argparse.Namespace) -> None:
@@ -64,8 +73,8 @@ def configure(sock: zmq.Socket[Any] | trio_zmq.Socket, args: argparse.Namespace)
     sock.heartbeat_ivl = args.heartbeat_ivl
     sock.heartbeat_timeout = args.heartbeat_timeout
     sock.heartbeat_ttl = args.heartbeat_ttl
-    if args.curve_secret:
-        curve_server(sock, args.curve_secret.encode())
+    if args.curve_secret is not None:
+        curve_server(sock, args.curve_secret)
 
 
 def exit_when_stdin_closes() -> None:

@@ -93,7 +93,9 @@ class Authenticator:
     Args:
       context: the :class:`trio_zmq.Context` whose sockets to authenticate.
       encoding: how to decode domains, addresses, user names and passwords.
-      log: a :class:`logging.Logger` (default: ``trio_zmq.auth``).
+      log: a :class:`logging.Logger` (default: ``trio_zmq.auth``).  It
+        gets each reply at DEBUG and each malformed request at ERROR, never
+        a credential: a malformed request by its frames' sizes only.
       curve_user_id: maps a CURVE client's public key (32 bytes) to the
         user id its messages carry ("User-Id"); default: the key,
         Z85-encoded, as pyzmq's ``Authenticator.curve_user_id``.
@@ -195,11 +197,22 @@ class Authenticator:
             if passwords is not None and not isinstance(passwords, dict):
                 raise TypeError(f"passwords must be a dict, not {type(passwords).__name__}")
             return
-        if not isinstance(passwords, dict) or not all(
-            isinstance(user, str) and isinstance(password, str)
-            for user, password in passwords.items()
-        ):
-            raise TypeError(f"passwords must be a dict of str to str, not {passwords!r}")
+        if not isinstance(passwords, dict):
+            raise TypeError(
+                f"passwords must be a dict of str to str, not {type(passwords).__name__}"
+            )
+        for user, password in passwords.items():
+            # The message names types, never a password.
+            if not isinstance(user, str):
+                raise TypeError(
+                    "passwords must be a dict of str to str, "
+                    f"not of {type(user).__name__} user names"
+                )
+            if not isinstance(password, str):
+                raise TypeError(
+                    f"passwords must be a dict of str to str: user {user!r} has a "
+                    f"{type(password).__name__} password"
+                )
         self._policy.passwords[domain] = dict(passwords)
 
     def configure_curve(self, domain: str = "*", location: str | os.PathLike[str] = ".") -> None:
@@ -401,7 +414,14 @@ class Authenticator:
         try:
             return _zap.parse_request(frames)
         except _zap.MalformedRequest as bad:
-            self.log.error("Invalid ZAP message (%s): %r", bad.reason, frames)  # noqa: TRY400
+            # Only the frames' sizes: which frames of a malformed message
+            # hold credentials (a PLAIN password) is not known.
+            self.log.error(  # noqa: TRY400
+                "Invalid ZAP message (%s): %d frames of %s bytes",
+                bad.reason,
+                len(frames),
+                _zap.frame_sizes(frames),
+            )
             if bad.envelope is not None and bad.request_id is not None:
                 refusal = Decision(_zap.AUTHENTICATION_FAILURE, bad.reason)
                 self._send(sock, bad.envelope, bad.request_id, refusal)

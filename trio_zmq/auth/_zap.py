@@ -139,3 +139,9 @@ def reply_frames(
         user_id,
         metadata,
     ]
+
+
+def frame_sizes(frames: Sequence[bytes]) -> str:
+    """The sizes of ``frames``, comma-separated: what a log may say of a
+    message that might hold credentials."""
+    return ", ".join(str(len(frame)) for frame in frames)
