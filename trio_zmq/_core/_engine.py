@@ -97,7 +97,9 @@ RECV: Final = 0
 SEND: Final = 1
 #: The ZMQ_EVENTS bit that makes each direction's queue serviceable.
 DIRECTION_FLAGS: Final = (int(zmq.POLLIN), int(zmq.POLLOUT))
-_EVENTS: Final = int(zmq.EVENTS)
+#: As the enum member: pyzmq's getsockopt converts an int to one first,
+#: which costs more than the libzmq call.
+_EVENTS: Final = zmq.SocketOption.EVENTS
 
 #: What Engine.try_now returns when the caller must wait.
 NOT_NOW: Any = object()

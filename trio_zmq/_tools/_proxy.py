@@ -79,7 +79,7 @@ BURST: Final = 256
 _COUNTER: Final = struct.Struct("=Q")
 
 _NOBLOCK: Final = int(zmq.NOBLOCK)
-_EVENTS: Final = int(zmq.EVENTS)
+_EVENTS: Final = zmq.SocketOption.EVENTS  # the member: pyzmq converts ints
 _POLLOUT: Final = int(zmq.POLLOUT)
 _CANNOT_RECEIVE: Final = frozenset({zmq.PUB, zmq.PUSH})
 _CANNOT_SEND: Final = frozenset({zmq.SUB, zmq.PULL})
