@@ -1,14 +1,18 @@
 """Automation: ``nox -s tests lint typecheck docs`` is what CI runs.
 
-The benchmarks run from the checkout (``python -m benchmarks``, see
-docs/performance.md); ``nox -s bench`` installs the ``bench`` extra and runs
-``bench``, or the benchmark its first argument names:
+The benchmarks run from the checkout (``python -m benchmarks SET``, see
+docs/performance.md; ``python -m benchmarks --help`` lists the sets);
+``nox -s bench`` installs the ``bench`` extra and runs ``bench``, or the set
+its first argument names:
 
 * ``nox -s bench -- --quick``: trio_zmq side by side with the other ways to
   use pyzmq, against a peer process (``python -m benchmarks bench --quick``);
 * ``nox -s bench -- wake --quick``: wake-up-bound services in one process;
 * ``nox -s bench -- costs --quick``: microseconds per call in one process;
 * ``nox -s bench -- engines --quick``: the engine's trio and anyio paths;
+* ``nox -s bench -- poller --quick``, ``proxy --quick``, ``auth --quick``,
+  ``monitor --quick``: the poller, the proxy, the ZAP authenticator, an
+  unread monitor, each beside pyzmq's;
 * ``nox -s bench -- instructions --only busy``: instructions per job under
   valgrind (needs valgrind).
 
@@ -84,15 +88,12 @@ def soak(session: nox.Session) -> None:
     session.run("python", "-m", "tests.faults.soak", *session.posargs)
 
 
-BENCHMARKS = ("bench", "wake", "costs", "engines", "instructions")
-
-
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Run ``python -m benchmarks bench`` with the arguments, or the benchmark
-    the first one names (``nox -s bench -- wake --quick``)."""
+    """Run ``python -m benchmarks bench`` with the arguments, or the set the
+    first one names (``nox -s bench -- wake --quick``)."""
     session.install(".[bench]")
     args = list(session.posargs)
-    if not args or args[0] not in BENCHMARKS:
+    if not args or args[0].startswith("-"):
         args.insert(0, "bench")
     session.run("python", "-m", "benchmarks", *args)

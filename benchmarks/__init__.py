@@ -1,19 +1,17 @@
 """trio_zmq's benchmarks: run from a source checkout, not shipped in the wheel.
 
-``python -m benchmarks COMMAND`` (``nox -s bench -- COMMAND ...`` installs
-what they need, the ``bench`` extra, and runs them):
+``python -m benchmarks SET [OPTIONS]`` (``nox -s bench -- SET ...`` installs
+what they need, the ``bench`` extra, and runs them); ``python -m benchmarks
+--help`` lists the sets.  Every set is a workload set of
+:mod:`benchmarks.framework`: implementations side by side on the same
+workloads, interleaved round by round, reported as medians, best rounds
+and ratios within the run (:mod:`benchmarks.report`), with a JSON file and,
+on request, a chart (:mod:`benchmarks.chart`).  :mod:`benchmarks.cli` is
+the command line; :mod:`benchmarks.loops` runs a trial's coroutine on trio,
+asyncio or anyio within its deadline.
 
-* ``bench`` (:mod:`benchmarks.bench`): trio_zmq side by side with pyzmq,
-  zmq.asyncio, zmq-anyio and a trio memory channel, against a
-  blocking-pyzmq peer process (:mod:`benchmarks.peer`);
-* ``wake`` (:mod:`benchmarks.wake`): wake-up-bound services in one process
-  (pipelines, ping-pong, a relay ring, fan-in, a ROUTER with parked
-  clients), trio_zmq against zmq.asyncio and a naive trio loop, and the
-  cost of one park and wake;
-* ``costs`` (:mod:`benchmarks.costs`): microseconds per call in one
-  process, against trio's floor and zmq.asyncio;
-* ``engines`` (:mod:`benchmarks.engines`): the engine's trio-native path
-  against its anyio path.
-
-docs/performance.md says how to read them, and quotes runs.
+The sets: ``bench`` (:mod:`benchmarks.bench`, against a peer process),
+``wake`` (:mod:`benchmarks.wake`), ``instructions``
+(:mod:`benchmarks.instructions`), ``costs``, ``engines``, ``poller``,
+``proxy``, ``auth`` and ``monitor``, each in the module of its name.
 """

@@ -1,10 +1,16 @@
-"""Options and argument types the benchmarks share."""
+"""Argument types the benchmarks' options share (each error is one line)."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Sequence
-from pathlib import Path
+from typing import TypeVar
+
+from trio_zmq._cli._command import positive_int
+
+T = TypeVar("T")
+
+__all__ = ["choice_of", "listed", "positive_float", "positive_int"]
 
 
 def positive_float(text: str) -> float:
@@ -15,30 +21,29 @@ def positive_float(text: str) -> float:
     return value
 
 
-def workload_groups(groups: Sequence[str]) -> Callable[[str], frozenset[str]]:
-    """The type of ``--only``: comma-separated names out of ``groups``."""
+def choice_of(choices: Sequence[str]) -> Callable[[str], str]:
+    """One name out of ``choices``."""
 
-    def parse(text: str) -> frozenset[str]:
-        chosen = frozenset(part.strip() for part in text.split(",") if part.strip())
-        unknown = sorted(chosen - set(groups))
-        if unknown or not chosen:
+    def parse(text: str) -> str:
+        if text not in choices:
             raise argparse.ArgumentTypeError(
-                f"unknown group(s) {', '.join(unknown) or '(none)'}: "
-                f"choose from {', '.join(groups)}"
+                f"unknown name {text!r}: choose from {', '.join(choices)}"
             )
-        return chosen
+        return text
 
     return parse
 
 
-def add_selection(parser: argparse.ArgumentParser, groups: Sequence[str], json: Path) -> None:
-    """Add ``--only GROUP,...`` (out of ``groups``; none given: all) and
-    ``--json PATH`` (``json`` by default), whose values are ``only`` and ``json``."""
-    parser.add_argument(
-        "--only",
-        type=workload_groups(groups),
-        default=frozenset(),
-        metavar="GROUP[,GROUP...]",
-        help=f"run only these workload groups: {', '.join(groups)} (all)",
-    )
-    parser.add_argument("--json", type=Path, default=json, help=f"results file ({json})")
+def listed(convert: Callable[[str], T]) -> Callable[[str], tuple[T, ...]]:
+    """Comma-separated values, each of them ``convert``-ed; at least one."""
+
+    def parse(text: str) -> tuple[T, ...]:
+        parts = [part.strip() for part in text.split(",") if part.strip()]
+        if not parts:
+            raise argparse.ArgumentTypeError("expected comma-separated values, got none")
+        try:
+            return tuple(convert(part) for part in parts)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
+
+    return parse

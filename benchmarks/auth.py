@@ -1,6 +1,4 @@
-"""Measure CURVE handshakes through four ZAP authenticators, in one run.
-
-    python -m benchmarks.auth [--rounds 5] [--clients 16] [--delay 0.05]
+"""``python -m benchmarks auth``: CURVE handshakes through four ZAP authenticators.
 
 The authenticators: ``trio_zmq.auth.Authenticator`` under trio and under
 asyncio, pyzmq's ``zmq.auth.thread.ThreadAuthenticator`` and
@@ -9,30 +7,30 @@ all: blocking pyzmq CURVE sockets on a context of their own, driven from a
 thread, connected all at once over tcp on 127.0.0.1; a handshake counts as
 done when the client's monitor reports HANDSHAKE_SUCCEEDED.
 
-Two scenarios, each a burst of ``--clients`` handshakes:
+Two workloads, each a burst of ``--clients`` handshakes:
 
-* ``slow callback``: the credentials callback is ``async`` and sleeps
-  ``--delay`` seconds.  Printed: the burst's time in units of the delay
-  (1.0 = every callback ran at once; N = one after the other).
+* ``slow``: the credentials callback is ``async`` and sleeps ``--delay``
+  seconds.  The figure: the burst's time in units of the delay (1.0 =
+  every callback ran at once; N = one after the other).
 * ``certificates``: the key is checked against a certificate directory.
-  Printed: handshakes per second.
+  The figure: handshakes per second.
 
-Rounds are interleaved (every authenticator once per round, the order
-rotating); best and median per authenticator, and the ratio of each median
-to trio_zmq-on-trio's, come from this one run.  Wall-clock numbers on a
-shared machine: compare the ratios, not the absolute values.
+Ratios are to trio_zmq on trio.  Wall-clock numbers on a shared machine:
+compare the ratios, not the absolute values.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
+import contextlib
+import dataclasses
+import functools
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, final
 
 import anyio
 import anyio.to_thread
@@ -45,25 +43,42 @@ from zmq.utils.monitor import parse_monitor_message
 import trio_zmq
 import trio_zmq.auth
 
+from . import loops
+from .arguments import positive_int
+from .framework import Implementation, Plan, Trial, Workload, WorkloadSet, timed_out
+
 Keys = tuple[bytes, bytes]
 
 
-class Setup:
-    """Keys, the certificate directory and the scenario's parameters."""
+@dataclasses.dataclass(frozen=True)
+class Burst:
+    """A workload's parameters: the burst, and what the callback does."""
 
-    def __init__(self, root: Path, clients: int, delay: float, slow: bool) -> None:
-        zmq.auth.create_certificates(root, "client")
+    clients: int
+    delay: float
+    slow: bool
+    timeout: float
+
+
+@final
+class Setup:
+    """Keys and the certificate directory (made once per run), and the burst."""
+
+    def __init__(self, root: Path, burst: Burst) -> None:
         authorized = root / "authorized"
-        authorized.mkdir(exist_ok=True)
-        (authorized / "client.key").write_bytes((root / "client.key").read_bytes())
+        if not authorized.exists():
+            zmq.auth.create_certificates(root, "client")
+            authorized.mkdir()
+            (authorized / "client.key").write_bytes((root / "client.key").read_bytes())
         self.authorized = authorized
         public, secret = zmq.auth.load_certificate(root / "client.key_secret")
         assert secret is not None
         self.client: Keys = (public, secret)
         self.server: Keys = zmq.curve_keypair()
-        self.clients = clients
-        self.delay = delay
-        self.slow = slow
+        self.clients = burst.clients
+        self.delay = burst.delay
+        self.slow = burst.slow
+        self.timeout = burst.timeout
 
 
 class SlowProvider:
@@ -107,8 +122,9 @@ def burst(setup: Setup, address: str) -> float:
             sock.connect(address)
         done = 0
         while done < setup.clients:
-            ready = poller.poll(30_000)
-            assert ready, "a handshake did not finish within 30 s"
+            ready = poller.poll(int(setup.timeout * 1000))
+            if not ready:
+                raise timed_out(setup.timeout)
             for monitor, _ in ready:
                 parse_monitor_message(monitor.recv_multipart())
                 poller.unregister(monitor)
@@ -130,7 +146,9 @@ def server_socket(zctx: zmq.Context[Any], setup: Setup) -> tuple[zmq.Socket[Any]
     return sock, f"tcp://127.0.0.1:{sock.bind_to_random_port('tcp://127.0.0.1')}"
 
 
-def run_trio_zmq(setup: Setup, backend: str) -> float:
+def run_trio_zmq(loop: loops.Loop[float], setup: Setup) -> float:
+    """A burst through trio_zmq's authenticator, on ``loop``."""
+
     async def main() -> float:
         async with trio_zmq.Context(linger=0) as ctx:
             auth = trio_zmq.auth.Authenticator(ctx)
@@ -142,29 +160,16 @@ def run_trio_zmq(setup: Setup, backend: str) -> float:
                 finally:
                     sock.close(linger=0)
 
-    return anyio.run(main, backend=backend)
+    return loop(main, setup.timeout)
 
 
-def run_pyzmq_thread(setup: Setup) -> float:
-    zctx: zmq.Context[Any] = zmq.Context()
-    auth = zmq.auth.thread.ThreadAuthenticator(zctx)
-    auth.start()
-    try:
-        configure(auth, setup)
-        sock, address = server_socket(zctx, setup)
-        try:
-            return burst(setup, address)
-        finally:
-            sock.close(linger=0)
-    finally:
-        auth.stop()
-        zctx.term()
+def run_pyzmq(authenticator: Callable[[zmq.Context[Any]], Any], setup: Setup) -> float:
+    """A burst through one of pyzmq's authenticators, the clients in a
+    thread (an AsyncioAuthenticator needs the asyncio loop running)."""
 
-
-def run_pyzmq_asyncio(setup: Setup) -> float:
     async def main() -> float:
         zctx: zmq.Context[Any] = zmq.Context()
-        auth = zmq.auth.asyncio.AsyncioAuthenticator(zctx)
+        auth = authenticator(zctx)
         auth.start()
         try:
             configure(auth, setup)
@@ -177,75 +182,88 @@ def run_pyzmq_asyncio(setup: Setup) -> float:
             auth.stop()
             zctx.term()
 
-    return asyncio.run(main())
+    return loops.on_asyncio(main, setup.timeout)
 
 
-RUNNERS: dict[str, Callable[[Setup], float]] = {
-    "trio_zmq (trio)": lambda setup: run_trio_zmq(setup, "trio"),
-    "trio_zmq (asyncio)": lambda setup: run_trio_zmq(setup, "asyncio"),
-    "pyzmq ThreadAuthenticator": run_pyzmq_thread,
-    "pyzmq AsyncioAuthenticator": run_pyzmq_asyncio,
-}
+#: The rows: each runs a burst, returns its seconds.
+IMPLEMENTATIONS: tuple[Implementation[Callable[[Setup], float]], ...] = (
+    Implementation("trio_zmq", "trio_zmq (trio)", functools.partial(run_trio_zmq, loops.on_trio)),
+    Implementation(
+        "trio_zmq_asyncio",
+        "trio_zmq (asyncio)",
+        functools.partial(run_trio_zmq, loops.on_anyio_asyncio),
+    ),
+    Implementation(
+        "pyzmq_thread",
+        "pyzmq ThreadAuthenticator",
+        functools.partial(run_pyzmq, zmq.auth.thread.ThreadAuthenticator),
+    ),
+    Implementation(
+        "pyzmq_asyncio",
+        "pyzmq AsyncioAuthenticator",
+        functools.partial(run_pyzmq, zmq.auth.asyncio.AsyncioAuthenticator),
+    ),
+)
 
 
-def measure(setup: Setup, rounds: int) -> dict[str, list[float]]:
-    names = list(RUNNERS)
-    times: dict[str, list[float]] = {name: [] for name in names}
-    for round_number in range(rounds):
-        shift = round_number % len(names)
-        for name in names[shift:] + names[:shift]:
-            times[name].append(RUNNERS[name](setup))
-    return times
-
-
-def report(
-    title: str,
-    times: dict[str, list[float]],
-    value: Callable[[float], float],
-    best_of: Callable[[list[float]], float],
-) -> None:
-    """One line per authenticator: ``best_of`` and median of
-    ``value(seconds)``, and the median's ratio to trio_zmq-on-trio's."""
-    print(title)
-    reference = statistics.median(value(t) for t in times["trio_zmq (trio)"])
-    for name, samples in times.items():
-        values = [value(t) for t in samples]
-        best = best_of(values)
-        median = statistics.median(values)
-        print(
-            f"  {name:28} best {best:9.2f}  median {median:9.2f}  "
-            f"median / trio_zmq (trio) {median / reference:6.2f}x"
-        )
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--delay", type=float, default=0.05)
-    args = parser.parse_args()
-    print(
-        f"pyzmq {zmq.pyzmq_version()}, libzmq {zmq.zmq_version()}; {args.clients} clients "
-        f"a burst, {args.rounds} interleaved rounds"
+@final
+class AuthSet(WorkloadSet[Burst, Callable[[Setup], float]]):
+    name = "auth"
+    help = "CURVE handshakes through trio_zmq.auth and pyzmq's two ZAP authenticators"
+    description = (
+        "Bursts of CURVE handshakes through trio_zmq.auth.Authenticator (on trio and on "
+        "asyncio), pyzmq's ThreadAuthenticator and AsyncioAuthenticator: with a slow "
+        "async credentials callback, and against a certificate directory."
     )
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        slow = Setup(root, args.clients, args.delay, slow=True)
-        report(
-            f"slow callback ({args.delay} s each): burst time in units of the delay "
-            "(lower is better)",
-            measure(slow, args.rounds),
-            lambda seconds: seconds / args.delay,
-            min,
-        )
-        fast = Setup(root, args.clients, args.delay, slow=False)
-        report(
-            "certificates: handshakes per second (higher is better)",
-            measure(fast, args.rounds),
-            lambda seconds: args.clients / seconds,
-            max,
-        )
+    implementations = IMPLEMENTATIONS
+    baselines = (("trio_zmq", "vs trio_zmq"),)
+    groups = ("slow", "certificates")
+    quick_rounds = 1
+    quick_help = "one round of 4 clients, 0.01 s callbacks (smoke test)"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--clients", type=positive_int, help="handshakes per burst (16)")
+        parser.add_argument("--delay", type=float, help="seconds the slow callback takes (0.05)")
+
+    def workloads(self, args: argparse.Namespace, notes: list[str]) -> list[Workload[Burst]]:
+        clients = args.clients or (4 if args.quick else 16)
+        delay = args.delay or (0.01 if args.quick else 0.05)
+        detail = f"a burst of {clients} clients"
+        return [
+            Workload(
+                "slow",
+                f"slow callback ({delay:g} s each): burst time in units of the delay",
+                "delays",
+                Burst(clients, delay, True, args.timeout),
+                "slow",
+                higher_is_better=False,
+                fmt=",.2f",
+                detail=detail,
+            ),
+            Workload(
+                "certificates",
+                "certificates",
+                "handshakes/s",
+                Burst(clients, delay, False, args.timeout),
+                "certificates",
+                fmt=",.1f",
+                detail=detail,
+            ),
+        ]
+
+    @contextlib.contextmanager
+    def session(self, plan: Plan[Burst]) -> Iterator[Trial[Burst, Callable[[Setup], float]]]:
+        """The keys and certificates, in a directory of the run's own."""
+        with tempfile.TemporaryDirectory() as tmp:
+
+            def trial(
+                workload: Workload[Burst], impl: Implementation[Callable[[Setup], float]]
+            ) -> float:
+                burst = workload.params
+                seconds = impl.run(Setup(Path(tmp), burst))
+                return seconds / burst.delay if burst.slow else burst.clients / seconds
+
+            yield trial
 
 
-if __name__ == "__main__":
-    main()
+SET = AuthSet()

@@ -1,28 +1,28 @@
 """``python -m benchmarks bench``: trio_zmq side by side with the other ways to use pyzmq.
 
-The machine this runs on is shared and noisy, so absolute numbers mean
-little; what a run reports is *ratios within the same run*:
-
-* every round runs every implementation once on every workload, and the
-  implementations take turns (their order rotates each round), so slow
-  spells of the machine hit them all alike;
-* each figure is quoted as the median over the rounds and as the best one;
-* the ratios compare medians against zmq.asyncio and against raw pyzmq.
+A workload set of :mod:`benchmarks.framework`: its rounds interleave the
+implementations, and its tables quote medians, best rounds and ratios
+against zmq.asyncio and against raw pyzmq, within the run.  Figures:
+messages per second, the p50 (and p99) round trip in microseconds, or the
+growth of the resident memory.
 
 The other end of most zmq workloads is a separate process using blocking
 pyzmq (:mod:`benchmarks.peer`), driven one job at a time over its
 stdin and stdout; the inproc workloads run the same peer code in a thread
 instead.  The workloads are planned in :mod:`benchmarks.plan`, the
-implementations are in :mod:`benchmarks.impls`, and the figures
-are summarized in :mod:`benchmarks.report`.
+implementations are in :mod:`benchmarks.impls`, and the targets the
+report checks are in :mod:`benchmarks.targets`.
 
 Nothing here waits without a bound: every trial has a deadline, every answer
 from the peer a timeout, and the peer process is ended on the way out,
 whether the run finished, failed or was interrupted with Ctrl-C.
 
-To add a workload: give it a kind in :mod:`.plan`, a peer job in
-``PEER_JOBS`` and the peer, and a trial per implementation; implementations
-without a trial for a kind have no row in its table.
+To add an implementation: an ``implementation(...)`` in
+:mod:`benchmarks.impls` with a trial per workload kind, in its
+``IMPLEMENTATIONS``.  To add a workload: give it a kind in
+:mod:`benchmarks.plan`, a peer job in ``PEER_JOBS`` and the peer, and a
+trial per implementation; implementations without a trial for a kind have
+no row in its table.
 """
 
 from __future__ import annotations
@@ -30,56 +30,34 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import gc
 import itertools
 import json
+import math
 import os
 import select
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, final
 
-from trio_zmq._cli._command import positive_int
-
-from .arguments import add_selection, positive_float
-from .environment import describe, environment
-from .impls import (
-    IMPLEMENTATIONS,
+from .arguments import positive_int
+from .framework import (
+    BenchmarkError,
     Implementation,
-    Job,
-    Measurement,
-    Trial,
-    TrialTimeout,
+    Plan,
+    Sample,
+    Tables,
     TrialUnavailable,
-)
-from .peer import PeerError, ThreadPeer
-from .plan import (
-    FULL,
-    GROUPS,
-    QUICK,
-    BenchOptions,
     Workload,
-    fit_idle_counts,
-    plan_workloads,
+    WorkloadSet,
 )
-from .progress import progress
-from .report import (
-    Row,
-    chart_series,
-    render_targets,
-    render_wakeups,
-    render_workload,
-    summarize,
-    targets,
-    write_json,
-)
-
-PROG = "python -m benchmarks bench"
+from .impls import IMPLEMENTATIONS, Job, Measurement, Trial, Trials
+from .peer import PeerError, ThreadPeer
+from .plan import FULL, GROUPS, QUICK, BenchOptions, Spec, fit_idle_counts, plan_workloads
+from .targets import BASELINE, LIMIT, render_targets, render_wakeups, targets
 
 #: The job the peer does for each workload kind (see benchmarks.peer).
 PEER_JOBS = {
@@ -97,70 +75,9 @@ PEER_START_SECONDS = 30.0
 #: Extra time for a report, so that the peer's own timeout fires first.
 PEER_SLACK_SECONDS = 5.0
 
-DEFAULT_JSON = Path("bench-results/bench.json")
-
 #: The peer process runs this file as a script: it needs only pyzmq, and
 #: works from a checkout wherever the bench was started.
 PEER_SCRIPT = Path(__file__).with_name("peer.py")
-
-
-class BenchError(Exception):
-    """The bench could not finish; the message says where and why."""
-
-
-# ----------------------------------------------------------------------
-# What to run
-# ----------------------------------------------------------------------
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help="tiny runs, 2 rounds, no 64 KiB messages: proves the bench works (CI)",
-    )
-    parser.add_argument("--rounds", type=positive_int, help="rounds (5; 2 with --quick)")
-    parser.add_argument(
-        "--messages",
-        type=positive_int,
-        help="timed messages per throughput trial (100000; 2000 with --quick); "
-        "64 KiB and round trips use a tenth of it, idle sockets a fiftieth, "
-        "PUB/SUB shares it among the subscribers, RSS growth takes ten times it",
-    )
-    parser.add_argument(
-        "--transport",
-        choices=["tcp", "ipc"],
-        default="tcp",
-        help="between bench and peer process (tcp); the inproc tables always use a thread",
-    )
-    parser.add_argument(
-        "--timeout",
-        type=positive_float,
-        default=60.0,
-        help="seconds a trial, or an answer from the peer, may take before the bench fails (60)",
-    )
-    add_selection(parser, GROUPS, DEFAULT_JSON)
-    parser.add_argument(
-        "--chart",
-        type=Path,
-        metavar="PNG",
-        help="also draw the medians into this PNG file (needs matplotlib)",
-    )
-
-
-def options_from(args: argparse.Namespace) -> BenchOptions:
-    preset = QUICK if args.quick else FULL
-    return BenchOptions(
-        rounds=args.rounds or preset.rounds,
-        messages=args.messages or preset.messages,
-        transport=args.transport,
-        timeout=args.timeout,
-        sizes=preset.sizes,
-        json_path=args.json,
-        quick=args.quick,
-        chart_path=args.chart,
-        only=args.only,
-    )
 
 
 # ----------------------------------------------------------------------
@@ -168,6 +85,7 @@ def options_from(args: argparse.Namespace) -> BenchOptions:
 # ----------------------------------------------------------------------
 
 
+@final
 class Peer:
     """The blocking-pyzmq peer process, one job at a time.
 
@@ -242,7 +160,7 @@ class Peer:
             stdin.write(json.dumps(request).encode() + b"\n")
             stdin.flush()
         except BrokenPipeError:
-            raise BenchError(self._exited()) from None
+            raise BenchmarkError(self._exited()) from None
         # The first answer also waits for the process to start (import pyzmq).
         slack = 0.0 if self._started else PEER_START_SECONDS
         self._started = True
@@ -262,7 +180,7 @@ class Peer:
         reply = json.loads(self._read_line(timeout))
         if expected not in reply:
             self._job_running = False
-            raise BenchError(f"the peer process failed: {reply.get('error', reply)}")
+            raise BenchmarkError(f"the peer process failed: {reply.get('error', reply)}")
         return reply[expected]
 
     def _read_line(self, timeout: float) -> bytes:
@@ -272,12 +190,12 @@ class Peer:
         while b"\n" not in self._buffer:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise BenchError(f"the peer process did not answer within {timeout:g} s")
+                raise BenchmarkError(f"the peer process did not answer within {timeout:g} s")
             readable, _, _ = select.select([stdout], [], [], remaining)
             if readable:
                 chunk = os.read(stdout.fileno(), 65536)
                 if not chunk:
-                    raise BenchError(self._exited())
+                    raise BenchmarkError(self._exited())
                 self._buffer += chunk
         line, _, self._buffer = self._buffer.partition(b"\n")
         return line
@@ -298,29 +216,17 @@ _INPROC_SERIAL = itertools.count()
 
 
 def run_trial(
-    peer: Peer, workload: Workload, impl: Implementation, options: BenchOptions
+    peer: Peer, spec: Spec, trials: Trials, transport: str, timeout: float
 ) -> Measurement:
-    job = Job(
-        workload.kind,
-        "",
-        workload.messages,
-        workload.warmup,
-        workload.size,
-        options.timeout,
-        sockets=workload.sockets,
-    )
-    trial = impl.trials[workload.kind]
-    gc.collect()  # start every trial with the same (empty) garbage
-    if not impl.uses_peer:
+    """One trial of ``spec``: against the peer process, a peer thread, or alone."""
+    job = Job(spec.kind, "", spec.messages, spec.warmup, spec.size, timeout, sockets=spec.sockets)
+    trial = trials.trials[spec.kind]
+    if not trials.uses_peer:
         return trial(job)
-    if workload.inproc:
+    if spec.inproc:
         return _run_with_thread_peer(trial, job)
     address = peer.start(
-        PEER_JOBS[workload.kind],
-        options.transport,
-        workload.warmup + workload.messages,
-        workload.size,
-        workload.sockets,
+        PEER_JOBS[spec.kind], transport, spec.warmup + spec.messages, spec.size, spec.sockets
     )
     measurement = trial(dataclasses.replace(job, address=address, peer_done=peer.finish))
     peer.finish()  # a no-op if the trial has collected the report already
@@ -346,157 +252,110 @@ def _run_with_thread_peer(trial: Trial, job: Job) -> Measurement:
     return measurement
 
 
-@dataclasses.dataclass
-class Results:
-    """Every round's measurement per (workload key, implementation key), and
-    the implementations that turned out unavailable, with the reason."""
-
-    samples: dict[tuple[str, str], list[Measurement]] = dataclasses.field(default_factory=dict)
-    unavailable: dict[str, str] = dataclasses.field(default_factory=dict)
-
-
-def run_rounds(options: BenchOptions, workloads: Sequence[Workload]) -> Results:
-    """Every round: every workload, every runnable implementation, in turn."""
-    runnable = [impl for impl in IMPLEMENTATIONS if impl.missing is None]
-    results = Results()
-    with (
-        tempfile.TemporaryDirectory(prefix="trio-zmq-bench-") as ipc_dir,
-        Peer(ipc_dir, options.timeout) as peer,
-    ):
-        for round_index in range(options.rounds):
-            started = time.perf_counter()
-            shift = round_index % len(runnable)
-            order = runnable[shift:] + runnable[:shift]
-            for workload in workloads:
-                if workload.rounds is not None and round_index >= workload.rounds:
-                    continue
-                for impl in order:
-                    if _applies(impl, workload) and impl.key not in results.unavailable:
-                        _run_one(peer, workload, impl, options, round_index, results)
-            progress(
-                f"  round {round_index + 1}/{options.rounds} done in "
-                f"{time.perf_counter() - started:.1f} s"
-            )
-    return results
+def sample(spec: Spec, measurement: Measurement) -> Sample:
+    """The figure of a measurement: the p50 round trip in µs (and the p99),
+    MB of RSS growth, or messages per second."""
+    if spec.is_latency:
+        ordered = sorted(measurement.round_trips_ns)
+        return Sample(percentile(ordered, 0.50) / 1000, {"p99": percentile(ordered, 0.99) / 1000})
+    if spec.is_memory:
+        # Rounded to 10 kB (RSS moves by 4 KiB pages), so that no "-0.00" shows.
+        return Sample(round((measurement.rss_growth or 0) / 1e6, 2) + 0.0)
+    return Sample(measurement.messages / measurement.seconds)
 
 
-def _applies(impl: Implementation, workload: Workload) -> bool:
-    """Whether ``impl`` has a trial for ``workload`` (inproc needs a peer)."""
-    return workload.kind in impl.trials and (impl.uses_peer or not workload.inproc)
-
-
-def _run_one(
-    peer: Peer,
-    workload: Workload,
-    impl: Implementation,
-    options: BenchOptions,
-    round_index: int,
-    results: Results,
-) -> None:
-    """One trial into ``results``; an unavailable implementation is noted, once."""
-    try:
-        measurement = run_trial(peer, workload, impl, options)
-    except TrialUnavailable as exc:
-        results.unavailable[impl.key] = str(exc)
-        progress(f"  {impl.label}, {workload.title}: {exc}; skipped from now on")
-        peer.abandon()
-        return
-    except (TrialTimeout, BenchError, PeerError) as exc:
-        raise BenchError(f"{impl.label}, {workload.title}, round {round_index + 1}: {exc}") from exc
-    results.samples.setdefault((workload.key, impl.key), []).append(measurement)
+def percentile(sorted_values: Sequence[int], fraction: float) -> int:
+    """Nearest-rank percentile of an already sorted sequence."""
+    rank = max(1, math.ceil(fraction * len(sorted_values)))
+    return sorted_values[rank - 1]
 
 
 # ----------------------------------------------------------------------
-# The command
+# The set
 # ----------------------------------------------------------------------
 
 
-def run_bench(options: BenchOptions) -> str:
-    """Run every round, write the JSON file (and chart), return the report to print."""
-    notes = []
-    idle_counts, note = fit_idle_counts(options.idle_counts)
-    if note is not None:
-        notes.append(note)
-        progress(f"  {note}")
-    options = dataclasses.replace(options, idle_counts=idle_counts)
-    workloads = plan_workloads(options)
-    env = environment()
-    versions = describe(env)
-    progress(
-        f"{PROG}: {options.rounds} rounds over {options.transport} (and inproc), "
-        f"implementations interleaved round by round\n  {versions}"
+@final
+class BenchSet(WorkloadSet[Spec, Trials]):
+    name = "bench"
+    help = "trio_zmq beside pyzmq, zmq.asyncio, zmq-anyio and a trio memory channel"
+    description = (
+        "Compare trio_zmq with pyzmq, zmq.asyncio, zmq-anyio and a trio memory channel "
+        "against a blocking-pyzmq peer process (and a peer thread over inproc); checks "
+        "the project's targets."
     )
-    started = time.perf_counter()
-    results = run_rounds(options, workloads)
-    seconds = time.perf_counter() - started
-    rows_by_workload: dict[str, list[Row]] = {
-        workload.key: summarize(workload, results.samples, results.unavailable)
-        for workload in workloads
-    }
-    sections = [render_workload(workload, rows_by_workload[workload.key]) for workload in workloads]
-    wakeups = render_wakeups(workloads, rows_by_workload)
-    target_text, target_records = render_targets(targets(workloads), rows_by_workload)
-    write_json(
-        options.json_path,
-        options,
-        env,
-        workloads,
-        rows_by_workload,
-        target_records,
-        notes,
-        seconds,
-    )
-    outputs = [f"Results: {options.json_path}"]
-    if options.chart_path is not None:
-        outputs.append(_chart(options, workloads, rows_by_workload, versions))
-    header = (
-        f"{PROG}: {options.rounds} rounds over {options.transport} (and inproc), "
-        f"{seconds:.1f} s; {versions}\n"
-        "Ratios are speed relative to zmq.asyncio and to raw pyzmq (>1 is faster), "
-        "from medians over the rounds; only ratios within one run are comparable."
-    )
-    parts = [header, *notes, *sections, wakeups, target_text, "\n".join(outputs)]
-    return "\n\n".join(part for part in parts if part)
+    implementations = IMPLEMENTATIONS
+    baselines = ((BASELINE, "vs asyncio"), (LIMIT, "vs raw"))
+    groups = GROUPS
+    quick_help = "tiny runs, 2 rounds, no 64 KiB messages: proves the bench works (CI)"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--messages",
+            type=positive_int,
+            help="timed messages per throughput trial (100000; 2000 with --quick); "
+            "64 KiB and round trips use a tenth of it, idle sockets a fiftieth, "
+            "PUB/SUB shares it among the subscribers, RSS growth takes ten times it",
+        )
+        parser.add_argument(
+            "--transport",
+            choices=["tcp", "ipc"],
+            default="tcp",
+            help="between bench and peer process (tcp); the inproc tables always use a thread",
+        )
+
+    def workloads(self, args: argparse.Namespace, notes: list[str]) -> list[Workload[Spec]]:
+        preset = QUICK if args.quick else FULL
+        options = BenchOptions(args.messages or preset.messages, preset.sizes, args.quick)
+        only: tuple[str, ...] = args.only
+        if not only or "idle" in only:
+            idle_counts, note = fit_idle_counts(options.idle_counts)
+            if note is not None:
+                notes.append(note)
+            options = dataclasses.replace(options, idle_counts=idle_counts)
+        return plan_workloads(options)
+
+    def applies(self, workload: Workload[Spec], impl: Implementation[Trials]) -> bool | str:
+        spec, trials = workload.params, impl.run
+        if spec.inproc and not trials.uses_peer:
+            return False  # no zmq: its figures are in the other tables
+        if spec.kind not in trials.trials:
+            return trials.no_trial.get(spec.kind, False)
+        return True
+
+    @contextlib.contextmanager
+    def session(self, plan: Plan[Spec]) -> Iterator[BenchTrial]:
+        """The peer process, for the whole run (ended on the way out)."""
+        transport = str(plan.options["transport"])
+        with (
+            tempfile.TemporaryDirectory(prefix="trio-zmq-bench-") as ipc_dir,
+            Peer(ipc_dir, plan.timeout) as peer,
+        ):
+
+            def trial(workload: Workload[Spec], impl: Implementation[Trials]) -> Sample:
+                try:
+                    measurement = run_trial(
+                        peer, workload.params, impl.run, transport, plan.timeout
+                    )
+                except TrialUnavailable:
+                    peer.abandon()
+                    raise
+                except PeerError as exc:
+                    raise BenchmarkError(str(exc)) from exc
+                return sample(workload.params, measurement)
+
+            yield trial
+
+    def sections(self, plan: Plan[Spec], tables: Tables) -> list[str]:
+        wakeups = render_wakeups(plan.workloads, tables)
+        text, _ = render_targets(targets(plan.workloads), tables)
+        return [part for part in (wakeups, text) if part]
+
+    def records(self, plan: Plan[Spec], tables: Tables) -> dict[str, Any]:
+        return {"targets": render_targets(targets(plan.workloads), tables)[1]}
 
 
-def _chart(
-    options: BenchOptions,
-    workloads: Sequence[Workload],
-    rows_by_workload: dict[str, list[Row]],
-    versions: str,
-) -> str:
-    from .chart import write_chart  # imports matplotlib, if installed
+#: What the bench's session hands the framework: one trial.
+BenchTrial = Callable[[Workload[Spec], Implementation[Trials]], Sample]
 
-    assert options.chart_path is not None
-    speeds, latencies = chart_series(workloads, rows_by_workload)
-    title = f"{PROG}, {options.rounds} rounds over {options.transport}: {versions}"
-    return write_chart(options.chart_path, speeds, latencies, title)
-
-
-def main(args: argparse.Namespace) -> int:
-    """``python -m benchmarks bench``: 0 if the bench ran (targets are reported,
-    not enforced), 1 if it failed; Ctrl-C raises KeyboardInterrupt once the
-    peer process is ended (``benchmarks.cli`` turns it into one line)."""
-    # SIGTERM takes the Ctrl-C path, which whoever runs at the moment (trio,
-    # asyncio, plain Python) turns into KeyboardInterrupt at a safe point:
-    # so the peer process is ended on the way out in both cases.  A shell
-    # starting the bench in the background ignores SIGINT for it, which
-    # would make SIGTERM do nothing: so that path is opened for the run.
-    previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
-    previous_interrupt = signal.getsignal(signal.SIGINT)
-    if previous_interrupt is signal.SIG_IGN:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        report = run_bench(options_from(args))
-    except BenchError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        signal.signal(signal.SIGINT, previous_interrupt)
-    print(report)
-    return 0
-
-
-def _terminate_as_interrupt(signum: int, frame: object) -> None:
-    signal.raise_signal(signal.SIGINT)
+SET = BenchSet()

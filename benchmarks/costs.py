@@ -5,32 +5,31 @@ where libzmq's I/O threads and the peer share the machine's cores with the
 measured loop.  This measures the other side: microseconds per call in one
 process and one task, over inproc, with the messages already queued (for
 receives) or room for all of them (for sends), so that nothing waits and
-only the call's own cost is left.  Each loop is compared with its
-reference:
+only the call's own cost is left.  Two workloads, receive and send, each
+call made by every implementation, compared with three baselines:
 
-* receive and send: trio's memory channel with one task (one channel call
-  per message), and the *floor*: trio's cancel point, the raw non-blocking
-  pyzmq call, trio's schedule point -- the least a trio call can do;
-* zmq.asyncio on asyncio, and trio_zmq on asyncio;
-* batches: the raw pyzmq loop (receive) and blocking pyzmq (send), with no
-  event loop at all.
+* trio's memory channel with one task (one channel call per message); the
+  *floor* row is the least a trio call can do: trio's cancel point, the raw
+  non-blocking pyzmq call, trio's schedule point;
+* zmq.asyncio on asyncio (and trio_zmq on asyncio beside it);
+* pyzmq with no event loop at all: a NOBLOCK receive loop, a blocking send
+  loop (the batch calls' reference).
 
-A figure is the *fastest* of many short samples (2 000 calls each): on a
-shared machine the minimum filters out the moments the CPU was taken away,
-which is what makes medians of longer runs swing.  Rounds repeat every loop
-in turn; the table gives the best round and the median of the rounds.
-docs/performance.md ("After the trimming") quotes a run.
+A trial's figure is the *fastest* of many short samples (2 000 calls each):
+on a shared machine the minimum filters out the moments the CPU was taken
+away, which is what makes medians of longer runs swing.  The framework
+quotes the median over the rounds and the best round.
 """
 
 from __future__ import annotations
 
-import asyncio
+import argparse
+import contextlib
 import math
-import statistics
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, final
 
 import trio
 import zmq
@@ -39,9 +38,9 @@ from trio.lowlevel import cancel_shielded_checkpoint, checkpoint_if_cancelled
 
 from trio_zmq import Socket
 
-from .progress import progress
+from . import loops
+from .framework import Implementation, Plan, Trial, Workload, WorkloadSet
 
-PROG = "python -m benchmarks costs"
 PAYLOAD = b"x" * 64
 _NOBLOCK = int(zmq.NOBLOCK)
 
@@ -49,20 +48,16 @@ _NOBLOCK = int(zmq.NOBLOCK)
 @dataclass(frozen=True)
 class Sizes:
     calls: int  # per sample
-    samples: int  # per loop and round
+    samples: int  # per trial
+    #: Seconds a trial may take.
+    timeout: float = 60.0
 
 
 FULL = Sizes(calls=2_000, samples=40)
 QUICK = Sizes(calls=200, samples=3)
 
-
-@dataclass(frozen=True)
-class Loop:
-    name: str
-    #: The loop this one is compared with (None: it is a reference).
-    reference: str | None
-    #: Runs the loop's samples; returns the best µs per call.
-    measure: Callable[[zmq.Context[Any], Sizes], float]
+#: Runs one implementation's samples of one call; returns the best µs per call.
+Measure = Callable[[zmq.Context[Any], Sizes], float]
 
 
 class _Pipe:
@@ -121,12 +116,7 @@ async def _best(
 _MakeCall = Callable[["_Pipe", zmq.Socket[Any]], Callable[[], Awaitable[object]]]
 
 
-def _pipe_loop(
-    run: Callable[[Callable[[], Awaitable[float]]], float],
-    make_call: _MakeCall,
-    *,
-    receive: bool,
-) -> Callable[[zmq.Context[Any], Sizes], float]:
+def _pipe_loop(run: loops.Loop[float], make_call: _MakeCall, *, receive: bool) -> Measure:
     """Under ``run``: receive from a pipe filled before each sample, or
     send into one emptied before each sample."""
 
@@ -139,22 +129,18 @@ def _pipe_loop(
             else:
                 call = make_call(pipe, pipe.push)
                 before = _emptier(pipe, sizes)
-            return run(lambda: _best(sizes, call, before))
+            return run(lambda: _best(sizes, call, before), sizes.timeout)
         finally:
             pipe.close()
 
     return measure
 
 
-def _receive_loop(
-    run: Callable[[Callable[[], Awaitable[float]]], float], make_call: _MakeCall
-) -> Callable[[zmq.Context[Any], Sizes], float]:
+def _receive_loop(run: loops.Loop[float], make_call: _MakeCall) -> Measure:
     return _pipe_loop(run, make_call, receive=True)
 
 
-def _send_loop(
-    run: Callable[[Callable[[], Awaitable[float]]], float], make_call: _MakeCall
-) -> Callable[[zmq.Context[Any], Sizes], float]:
+def _send_loop(run: loops.Loop[float], make_call: _MakeCall) -> Measure:
     return _pipe_loop(run, make_call, receive=False)
 
 
@@ -170,17 +156,6 @@ def _emptier(pipe: _Pipe, sizes: Sizes) -> Callable[[], None]:
     return empty
 
 
-def _on_trio(job: Callable[[], Awaitable[float]]) -> float:
-    return trio.run(job)
-
-
-def _on_asyncio(job: Callable[[], Awaitable[float]]) -> float:
-    async def main() -> float:
-        return await job()
-
-    return asyncio.run(main())
-
-
 # -- the calls ------------------------------------------------------------
 
 
@@ -194,7 +169,7 @@ def _memory_receive(zctx: zmq.Context[Any], sizes: Sizes) -> float:
 
         return await _best(sizes, rx.receive, fill)
 
-    return trio.run(job)
+    return loops.on_trio(job, sizes.timeout)
 
 
 def _memory_send(zctx: zmq.Context[Any], sizes: Sizes) -> float:
@@ -210,7 +185,7 @@ def _memory_send(zctx: zmq.Context[Any], sizes: Sizes) -> float:
 
         return await _best(sizes, lambda: tx.send(PAYLOAD), drain)
 
-    return trio.run(job)
+    return loops.on_trio(job, sizes.timeout)
 
 
 def _floor_receive(pipe: _Pipe, zsock: zmq.Socket[Any]) -> Callable[[], Awaitable[object]]:
@@ -279,7 +254,7 @@ def _batch_receive(zctx: zmq.Context[Any], sizes: Sizes) -> float:
         return await _best(sample, all_of_them, lambda: pipe.fill(sizes.calls)) / sizes.calls
 
     try:
-        return trio.run(job)
+        return loops.on_trio(job, sizes.timeout)
     finally:
         pipe.close()
 
@@ -300,7 +275,7 @@ def _batch_send(zctx: zmq.Context[Any], sizes: Sizes) -> float:
         return await _best(sample, all_of_them, _emptier(pipe, sizes)) / sizes.calls
 
     try:
-        return trio.run(job)
+        return loops.on_trio(job, sizes.timeout)
     finally:
         pipe.close()
 
@@ -331,88 +306,120 @@ def _zmq_asyncio_send(pipe: _Pipe, zsock: zmq.Socket[Any]) -> Callable[[], Await
     return lambda: send(PAYLOAD)
 
 
-_MEMORY_RECEIVE = "memory channel receive (1 task)"
-_MEMORY_SEND = "memory channel send (1 task)"
-_ZMQ_ASYNCIO_RECV = "zmq.asyncio recv()"
-_RAW_RECEIVE = "raw pyzmq recv(NOBLOCK) loop"
-_BLOCKING_SEND = "blocking pyzmq send loop"
+def _calls(receive: Measure | None, send: Measure | None) -> dict[str, Measure]:
+    """An implementation's measures, by workload."""
+    measures = {"receive": receive, "send": send}
+    return {key: measure for key, measure in measures.items() if measure is not None}
 
-LOOPS = (
-    Loop(_MEMORY_RECEIVE, None, _memory_receive),
-    Loop("floor: receive", _MEMORY_RECEIVE, _receive_loop(_on_trio, _floor_receive)),
-    Loop("trio_zmq recv()", _MEMORY_RECEIVE, _receive_loop(_on_trio, _socket_call("recv"))),
-    Loop(
-        "trio_zmq recv_multipart()",
-        _MEMORY_RECEIVE,
-        _receive_loop(_on_trio, _socket_call("recv_multipart")),
+
+_on_trio: loops.Loop[float] = loops.on_trio
+_on_asyncio: loops.Loop[float] = loops.on_asyncio
+
+#: In table order.  Each round runs them in this order, rotated by one.
+IMPLEMENTATIONS: tuple[Implementation[Mapping[str, Measure]], ...] = (
+    Implementation(
+        "memory_channel_1task", "memory channel (1 task)", _calls(_memory_receive, _memory_send)
     ),
-    Loop("trio_zmq channel receive()", _MEMORY_RECEIVE, _receive_loop(_on_trio, _channel_receive)),
-    Loop(_ZMQ_ASYNCIO_RECV, None, _receive_loop(_on_asyncio, _zmq_asyncio_recv)),
-    Loop(
+    Implementation(
+        "floor",
+        "floor: trio checkpoints around NOBLOCK pyzmq",
+        _calls(_receive_loop(_on_trio, _floor_receive), _send_loop(_on_trio, _floor_send)),
+    ),
+    Implementation(
+        "trio_zmq",
+        "trio_zmq recv() / send()",
+        _calls(
+            _receive_loop(_on_trio, _socket_call("recv")),
+            _send_loop(_on_trio, _socket_call("send", PAYLOAD)),
+        ),
+    ),
+    Implementation(
+        "trio_zmq_multipart",
+        "trio_zmq recv_multipart() / send_multipart()",
+        _calls(
+            _receive_loop(_on_trio, _socket_call("recv_multipart")),
+            _send_loop(_on_trio, _socket_call("send_multipart", [PAYLOAD])),
+        ),
+    ),
+    Implementation(
+        "trio_zmq_channels",
+        "trio_zmq channel receive() / send()",
+        _calls(_receive_loop(_on_trio, _channel_receive), _send_loop(_on_trio, _channel_send)),
+    ),
+    Implementation(
+        "trio_zmq_batch",
+        "trio_zmq recv_batch(1024) / send_batch(), per message",
+        _calls(_batch_receive, _batch_send),
+    ),
+    Implementation(
+        "zmq_asyncio",
+        "zmq.asyncio recv() / send()",
+        _calls(
+            _receive_loop(_on_asyncio, _zmq_asyncio_recv),
+            _send_loop(_on_asyncio, _zmq_asyncio_send),
+        ),
+    ),
+    Implementation(
+        "trio_zmq_asyncio",
         "trio_zmq recv() on asyncio",
-        _ZMQ_ASYNCIO_RECV,
-        _receive_loop(_on_asyncio, _socket_call("recv")),
+        _calls(_receive_loop(_on_asyncio, _socket_call("recv")), None),
     ),
-    Loop(_MEMORY_SEND, None, _memory_send),
-    Loop("floor: send", _MEMORY_SEND, _send_loop(_on_trio, _floor_send)),
-    Loop("trio_zmq send()", _MEMORY_SEND, _send_loop(_on_trio, _socket_call("send", PAYLOAD))),
-    Loop(
-        "trio_zmq send_multipart()",
-        _MEMORY_SEND,
-        _send_loop(_on_trio, _socket_call("send_multipart", [PAYLOAD])),
+    Implementation(
+        "pyzmq",
+        "pyzmq, no loop: recv(NOBLOCK) / blocking send",
+        _calls(_raw_receive, _blocking_send),
     ),
-    Loop("trio_zmq channel send()", _MEMORY_SEND, _send_loop(_on_trio, _channel_send)),
-    Loop("zmq.asyncio send()", None, _send_loop(_on_asyncio, _zmq_asyncio_send)),
-    Loop(_RAW_RECEIVE, None, _raw_receive),
-    Loop("trio_zmq recv_batch(1024), per message", _RAW_RECEIVE, _batch_receive),
-    Loop(_BLOCKING_SEND, None, _blocking_send),
-    Loop("trio_zmq send_batch(), per message", _BLOCKING_SEND, _batch_send),
 )
 
 
-def measure(
-    rounds: int, sizes: Sizes, progress: Callable[[str], None] = lambda _line: None
-) -> dict[str, list[float]]:
-    """{loop name: [best µs per call, one per round]}, loops in turn.
-
-    Args:
-      rounds: how many times every loop runs.
-      sizes: calls per sample and samples per loop and round.
-      progress: called with a line of text after every round.
-    """
-    results: dict[str, list[float]] = {loop.name: [] for loop in LOOPS}
-    with zmq.Context() as zctx:
-        for round_index in range(rounds):
-            started = time.perf_counter()
-            for loop in LOOPS:
-                results[loop.name].append(loop.measure(zctx, sizes))
-            progress(
-                f"  round {round_index + 1}/{rounds} done in {time.perf_counter() - started:.1f} s"
-            )
-    return results
-
-
-def render(results: dict[str, list[float]]) -> str:
-    """One line per loop: best and median µs per call, and the speed ratio
-    to its reference (best over best)."""
-    width = max(len(name) for name in results)
-    lines = [f"{'loop':<{width}} {'best µs':>8} {'median µs':>10}  speed vs reference (best)"]
-    for loop in LOOPS:
-        times = results[loop.name]
-        best = min(times)
-        line = f"{loop.name:<{width}} {best:>8.2f} {statistics.median(times):>10.2f}"
-        if loop.reference is not None:
-            line += f"  {min(results[loop.reference]) / best:.2f}x {loop.reference}"
-        lines.append(line)
-    return "\n".join(lines)
-
-
-def main(rounds: int, quick: bool) -> int:
-    """``python -m benchmarks costs``: the table on stdout, progress on stderr."""
-    sizes = QUICK if quick else FULL
-    progress(
-        f"{PROG}: {len(LOOPS)} loops, {rounds} rounds of {sizes.samples} samples "
-        f"of {sizes.calls} calls"
+@final
+class CostsSet(WorkloadSet[Sizes, Mapping[str, Measure]]):
+    name = "costs"
+    help = "microseconds per call in one process, against trio's floor and zmq.asyncio"
+    description = (
+        "Microseconds per call in one process and one task, nothing waiting: every way "
+        "to receive and to send, against a trio memory channel, zmq.asyncio and pyzmq "
+        "without an event loop."
     )
-    print(render(measure(rounds, sizes, progress)))
-    return 0
+    implementations = IMPLEMENTATIONS
+    baselines = (
+        ("memory_channel_1task", "vs memory"),
+        ("zmq_asyncio", "vs asyncio"),
+        ("pyzmq", "vs pyzmq"),
+    )
+    quick_help = "a smoke run: 3 samples of 200 calls per trial"
+
+    def workloads(self, args: argparse.Namespace, notes: list[str]) -> list[Workload[Sizes]]:
+        preset = QUICK if args.quick else FULL
+        sizes = Sizes(preset.calls, preset.samples, args.timeout)
+        detail = f"fastest of {sizes.samples} samples of {sizes.calls} calls"
+        return [
+            Workload(
+                key,
+                f"{key} a 64 B message, {nothing}, over inproc",
+                "µs per call",
+                sizes,
+                key,
+                higher_is_better=False,
+                fmt=",.2f",
+                detail=detail,
+            )
+            for key, nothing in (
+                ("receive", "already queued"),
+                ("send", "with room for it"),
+            )
+        ]
+
+    @contextlib.contextmanager
+    def session(self, plan: Plan[Sizes]) -> Iterator[Trial[Sizes, Mapping[str, Measure]]]:
+        """One pyzmq context for the run's pipes."""
+        with zmq.Context() as zctx:
+            yield lambda workload, impl: impl.run[workload.key](zctx, workload.params)
+
+    def applies(
+        self, workload: Workload[Sizes], impl: Implementation[Mapping[str, Measure]]
+    ) -> bool:
+        return workload.key in impl.run
+
+
+SET = CostsSet()

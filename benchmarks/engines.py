@@ -1,8 +1,7 @@
 """``python -m benchmarks engines``: the engine's trio-native path against its anyio path.
 
-Issue 4 asked whether the engine should run on trio's own primitives or on
-anyio's, and to decide by measurement.  This runs the same workloads, in one
-process, through:
+The engine runs on trio's own primitives under trio, and on anyio's
+elsewhere.  This runs the same workloads, in one process, through:
 
 * ``trio``: trio's scheduler, the trio-native engine path (what trio code,
   and anyio code on the trio backend, gets);
@@ -10,8 +9,9 @@ process, through:
   path (what the engine would cost on trio had it been written on anyio);
 * ``asyncio``: anyio on asyncio, the anyio path (the only choice there).
 
-Rounds interleave the three (order rotated) so machine drift hits all alike;
-it prints the median and the best round of each, and ratios to ``trio``.
+The rows are compared with ``trio``.  Forcing the anyio path under trio
+takes the engine's own switch, ``trio_zmq._core._backend.force_anyio()``:
+no public API chooses the path, as the library picks it by the running loop.
 
 Workloads, all over inproc so that no I/O thread competes for the 2 cores:
 
@@ -26,23 +26,24 @@ Workloads, all over inproc so that no I/O thread competes for the 2 cores:
 
 from __future__ import annotations
 
-import statistics
+import argparse
+import functools
 import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar, final
 
 import anyio
-import trio
 import zmq
 
 from trio_zmq import Context
 from trio_zmq._core import _backend
 
-from .progress import progress
+from . import loops
+from .framework import Implementation, Plan, Workload, WorkloadSet
 
-PROG = "python -m benchmarks engines"
-PATHS = ("trio", "trio, anyio path", "asyncio")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -137,64 +138,60 @@ async def _fan_in(count: int) -> float:
     return count / elapsed
 
 
-WORKLOADS: dict[str, Callable[[Sizes], Callable[[], Awaitable[float]]]] = {
-    "recv": lambda s: lambda: _recv(s.recv),
-    "ping-pong": lambda s: lambda: _ping_pong(s.ping_pong),
-    "fan-in": lambda s: lambda: _fan_in(s.fan_in),
-}
+def _on_trio_anyio_path(main: Callable[[], Awaitable[T]], timeout: float) -> T:
+    """``main()`` under trio, the engine forced onto its anyio path."""
+    with _backend.force_anyio():
+        return loops.on_trio(main, timeout)
 
 
-def _run_on(path: str, job: Callable[[], Awaitable[float]]) -> float:
-    if path == "asyncio":
-        return anyio.run(job, backend="asyncio")
-    if path == "trio, anyio path":
-        with _backend.force_anyio():
-            return trio.run(job)
-    return trio.run(job)
+#: The rows, each a way to run a workload's coroutine function.
+IMPLEMENTATIONS: tuple[Implementation[loops.Loop[float]], ...] = (
+    Implementation("trio", "trio", loops.on_trio),
+    Implementation("trio_anyio_path", "trio, anyio path", _on_trio_anyio_path),
+    Implementation("asyncio", "asyncio", loops.on_anyio_asyncio),
+)
+
+#: A workload: its coroutine function.
+Job = Callable[[], Awaitable[float]]
 
 
-def measure(
-    rounds: int, sizes: Sizes, progress: Callable[[str], None] = lambda _line: None
-) -> dict[str, dict[str, list[float]]]:
-    """{workload: {path: [rate per round]}}, paths interleaved per round.
+@final
+class EnginesSet(WorkloadSet[Job, loops.Loop[float]]):
+    name = "engines"
+    help = "the engine's trio-native path against its anyio path"
+    description = (
+        "The same workloads through the engine's trio-native path, its anyio path under "
+        "trio, and anyio on asyncio."
+    )
+    implementations = IMPLEMENTATIONS
+    baselines = (("trio", "vs trio"),)
+    groups = ("recv", "ping-pong", "fan-in")
+    quick_help = "a smoke run of a few seconds: a few thousand messages a trial"
 
-    Args:
-      rounds: how many times every workload runs on every path.
-      sizes: messages per workload.
-      progress: called with a line of text after every round.
-    """
-    results: dict[str, dict[str, list[float]]] = {w: {p: [] for p in PATHS} for w in WORKLOADS}
-    for round_index in range(rounds):
-        started = time.perf_counter()
-        order = PATHS[round_index % 3 :] + PATHS[: round_index % 3]
-        for workload, make in WORKLOADS.items():
-            for path in order:
-                results[workload][path].append(_run_on(path, make(sizes)))
-        progress(
-            f"  round {round_index + 1}/{rounds} done in {time.perf_counter() - started:.1f} s"
-        )
-    return results
-
-
-def render(results: dict[str, dict[str, list[float]]]) -> str:
-    lines = [
-        f"{'workload':<10} {'engine path':<18} {'median/s':>10} {'best/s':>10} "
-        f"{'median vs trio':>15} {'best vs trio':>13}"
-    ]
-    for workload, per_path in results.items():
-        base_median = statistics.median(per_path["trio"])
-        base_best = max(per_path["trio"])
-        for path, rates in per_path.items():
-            median, best = statistics.median(rates), max(rates)
-            lines.append(
-                f"{workload:<10} {path:<18} {median:>10,.0f} {best:>10,.0f} "
-                f"{median / base_median:>14.2f}x {best / base_best:>12.2f}x"
+    def workloads(self, args: argparse.Namespace, notes: list[str]) -> list[Workload[Job]]:
+        sizes = QUICK if args.quick else FULL
+        shapes: list[tuple[str, str, str, int, Callable[[int], Awaitable[float]]]] = [
+            ("recv", "recv: one task receives a flood", "messages/s", sizes.recv, _recv),
+            (
+                "ping-pong",
+                "ping-pong: two tasks, a PAIR",
+                "round trips/s",
+                sizes.ping_pong,
+                _ping_pong,
+            ),
+            ("fan-in", "fan-in: four tasks parked in recv()", "messages/s", sizes.fan_in, _fan_in),
+        ]
+        return [
+            Workload(
+                key, title, unit, functools.partial(job, count), key, detail=f"{count} per trial"
             )
-    return "\n".join(lines)
+            for key, title, unit, count, job in shapes
+        ]
+
+    def trial(
+        self, plan: Plan[Job], workload: Workload[Job], impl: Implementation[loops.Loop[float]]
+    ) -> float:
+        return impl.run(workload.params, plan.timeout)
 
 
-def main(rounds: int, quick: bool) -> int:
-    """``python -m benchmarks engines``: the table on stdout, progress on stderr."""
-    progress(f"{PROG}: {len(WORKLOADS)} workloads on {len(PATHS)} engine paths, {rounds} rounds")
-    print(render(measure(rounds, QUICK if quick else FULL, progress)))
-    return 0
+SET = EnginesSet()

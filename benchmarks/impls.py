@@ -40,7 +40,9 @@ The async implementations share one loop per shape (:func:`receive_n`,
 only in the calls they make.  Only the trio_zmq channel trial spells its
 receive loop out, because ``async for`` is what it measures.  The trio_zmq
 trials are written once over a :class:`Runtime`, so that "trio_zmq on
-asyncio" runs exactly the code of the trio_zmq row.
+asyncio" runs exactly the code of the trio_zmq row: a row of trio_zmq
+trials on another runtime is ``implementation(KEY, LABEL,
+on_runtime(RUNTIME, TRIALS))`` in ``IMPLEMENTATIONS``.
 
 Every trial is bounded: after ``job.timeout`` seconds (or, for blocking
 pyzmq, that long without progress) it raises :exc:`TrialTimeout` instead of
@@ -67,16 +69,18 @@ from collections.abc import (
     Sequence,
 )
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from typing import Any, TypeVar
 
+import anyio
+import anyio.to_thread
 import trio
 import zmq
 import zmq.asyncio
 
 import trio_zmq
 
-if sys.version_info < (3, 11):
-    from exceptiongroup import BaseExceptionGroup  # a dependency of trio there
+from . import loops
+from .framework import Implementation, TrialTimeout, timed_out
 
 _NOBLOCK = int(zmq.NOBLOCK)
 
@@ -84,18 +88,6 @@ _NOBLOCK = int(zmq.NOBLOCK)
 MEMORY_CHANNEL_BUFFER = 1000
 #: Messages per batch call: recv_batch's default ``max_items``.
 BATCH = 1024
-
-
-class TrialTimeout(Exception):
-    """A trial ran out of time: the peer is stuck, dead or too slow."""
-
-
-class TrialUnavailable(Exception):
-    """The implementation cannot run here (the message says why, as "n/a: ...").
-
-    The bench shows the reason in its rows instead of failing the run: for
-    an implementation that is still being built, such as trio_zmq on asyncio.
-    """
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,35 +131,40 @@ class Measurement:
 
 
 Trial = Callable[[Job], Measurement]
+#: A socket of the trial's kind: pyzmq's, zmq.asyncio's or trio_zmq's.
+S = TypeVar("S", bound="zmq.Socket[Any] | trio_zmq.Socket")
+#: A trial's coroutine function, for an event loop to run.
+AsyncTrial = Callable[[Job], Awaitable[Measurement]]
 
 
 @dataclasses.dataclass(frozen=True)
-class Implementation:
-    """One column of the comparison.
+class Trials:
+    """How one implementation runs each workload kind it implements."""
 
-    ``trials`` maps each workload kind it implements to its trial; ``missing``
-    says why it cannot run here (then the table shows that reason instead).
-    """
-
-    key: str
-    label: str
-    uses_peer: bool
     trials: Mapping[str, Trial]
-    missing: str | None = None
+    #: Whether it talks to the peer (else it has no zmq, and no inproc rows).
+    uses_peer: bool = True
     #: What the table says for a workload kind without a trial; kinds not
     #: listed leave the row out.
     no_trial: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
+def implementation(
+    key: str,
+    label: str,
+    trials: Mapping[str, Trial],
+    *,
+    uses_peer: bool = True,
+    no_trial: Mapping[str, str] | None = None,
+    missing: str | None = None,
+) -> Implementation[Trials]:
+    """A row of the bench's tables."""
+    return Implementation(key, label, Trials(trials, uses_peer, no_trial or {}), missing)
+
+
 # ----------------------------------------------------------------------
 # The shared loops
 # ----------------------------------------------------------------------
-
-
-def _timed_out(job: Job) -> TrialTimeout:
-    return TrialTimeout(
-        f"the trial took more than {job.timeout:g} s: is the peer stuck? (--timeout sets the limit)"
-    )
 
 
 def rss_bytes() -> int:
@@ -361,16 +358,24 @@ def _prepare(sock: zmq.Socket[Any] | trio_zmq.Socket, job: Job) -> None:
     sock.connect(job.address)
 
 
+def _open_sockets(
+    zctx: zmq.Context[Any], make: Callable[[int], S], job: Job, sockets: list[S]
+) -> None:
+    """Add ``job.sockets`` sockets made by ``make``, connected, to
+    ``sockets`` (whoever holds the list closes them, even after a failure)."""
+    _allow_sockets(zctx, job)
+    for _ in range(job.sockets):
+        sockets.append(make(SOCKET_TYPES[job.kind]))
+        _prepare(sockets[-1], job)
+
+
 @contextlib.contextmanager
 def _blocking_sockets(job: Job) -> Iterator[list[zmq.Socket[bytes]]]:
     """``job.sockets`` connected pyzmq sockets (usually ``as [sock]``)."""
     ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     sockets: list[zmq.Socket[bytes]] = []
     try:
-        _allow_sockets(ctx, job)
-        for _ in range(job.sockets):
-            sockets.append(ctx.socket(SOCKET_TYPES[job.kind]))
-            _prepare(sockets[-1], job)
+        _open_sockets(ctx, ctx.socket, job, sockets)
         yield sockets
         job.peer_done()
     finally:
@@ -386,7 +391,7 @@ def _blocking_sockets(job: Job) -> Iterator[list[zmq.Socket[bytes]]]:
 
 def _spin_until(deadline: float, job: Job) -> None:
     if time.perf_counter() > deadline:
-        raise _timed_out(job)
+        raise timed_out(job.timeout)
 
 
 def _spinning_receive(sock: zmq.Socket[bytes], job: Job) -> Callable[[], None]:
@@ -460,11 +465,10 @@ def _raw_fan_in(job: Job) -> Measurement:
         return _measured(job, job.sockets * job.messages, started, None)
 
 
-RAW = Implementation(
+RAW = implementation(
     "raw",
     "raw pyzmq (NOBLOCK busy loop)",
-    uses_peer=True,
-    trials={
+    {
         "recv": _raw_recv,
         "send": _raw_send,
         "reqrep": _raw_round_trips,
@@ -514,11 +518,10 @@ def _blocking_round_trips(job: Job) -> Measurement:
         return _round_trips_blocking(sock.send, sock.recv, job)
 
 
-BLOCKING = Implementation(
+BLOCKING = implementation(
     "blocking",
     "blocking pyzmq",
-    uses_peer=True,
-    trials={
+    {
         "recv": _blocking_recv,
         "send": _blocking_send,
         "reqrep": _blocking_round_trips,
@@ -527,25 +530,20 @@ BLOCKING = Implementation(
 )
 
 
-# ----------------------------------------------------------------------
-# trio: a deadline for the whole trial
-# ----------------------------------------------------------------------
+def _on(run: Callable[[AsyncTrial, Job], Measurement], **trials: AsyncTrial) -> dict[str, Trial]:
+    """``trials`` by workload kind, each run by ``run``."""
+    return {kind: functools.partial(run, trial) for kind, trial in trials.items()}
 
 
 def _run_trio(trial: Callable[[Job], Awaitable[Measurement]], job: Job) -> Measurement:
-    async def bounded() -> Measurement:
-        with trio.move_on_after(job.timeout):
-            return await trial(job)
-        raise _timed_out(job)
-
-    return trio.run(bounded)
+    return loops.on_trio(functools.partial(trial, job), job.timeout)
 
 
 # ----------------------------------------------------------------------
 # trio memory channel: no zmq, one checkpoint per call -- the trio floor
 # ----------------------------------------------------------------------
 #
-# As the project defines this row, both ends are tasks in the same trio thread, so the figure
+# Both ends are tasks in the same trio thread, so the figure
 # includes the partner task's work too: a producer for ``recv``, a consumer
 # for ``send``, an echo task for ``reqrep``.  With zmq that partner is the
 # peer process, on the other core.  The "1 task" variant below takes the
@@ -596,15 +594,11 @@ async def _memory_reqrep(job: Job) -> Measurement:
             return await round_trips(request_tx.send, reply_rx.receive, job.payload, job)
 
 
-MEMORY_CHANNEL = Implementation(
+MEMORY_CHANNEL = implementation(
     "memory_channel",
     "memory channel, 2 tasks",
+    _on(_run_trio, recv=_memory_recv, send=_memory_send, reqrep=_memory_reqrep),
     uses_peer=False,
-    trials={
-        "recv": lambda job: _run_trio(_memory_recv, job),
-        "send": lambda job: _run_trio(_memory_send, job),
-        "reqrep": lambda job: _run_trio(_memory_reqrep, job),
-    },
 )
 
 
@@ -625,14 +619,11 @@ async def _memory_send_alone(job: Job) -> Measurement:
         return await send_n(tx.send, job.payload, job)
 
 
-MEMORY_CHANNEL_ALONE = Implementation(
+MEMORY_CHANNEL_ALONE = implementation(
     "memory_channel_1task",
     "memory channel, 1 task",
+    _on(_run_trio, recv=_memory_recv_alone, send=_memory_send_alone),
     uses_peer=False,
-    trials={
-        "recv": lambda job: _run_trio(_memory_recv_alone, job),
-        "send": lambda job: _run_trio(_memory_send_alone, job),
-    },
     no_trial={"reqrep": "n/a (a round trip needs a second task)"},
 )
 
@@ -645,6 +636,10 @@ MEMORY_CHANNEL_ALONE = Implementation(
 # anyio-on-asyncio one of the "trio_zmq on asyncio" row.  trio's nursery and
 # anyio's task group have the same start_soon / cancel_scope shape, so one
 # body serves both.
+
+
+#: A trio_zmq trial: one body, on the runtime it is given.
+RuntimeTrial = Callable[["Runtime", Job], Awaitable[Measurement]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -664,7 +659,7 @@ async def _to_thread_trio(function: Callable[[], None]) -> None:
 def _run_trio_runtime(
     trial: Callable[[Runtime, Job], Awaitable[Measurement]], job: Job
 ) -> Measurement:
-    return _run_trio(functools.partial(trial, TRIO), job)
+    return loops.on_trio(functools.partial(trial, TRIO, job), job.timeout)
 
 
 TRIO = Runtime(_run_trio_runtime, _to_thread_trio, trio.open_nursery)
@@ -703,11 +698,8 @@ async def beside_parked(
 async def _trio_zmq_sockets(runtime: Runtime, job: Job) -> AsyncIterator[list[trio_zmq.Socket]]:
     """``job.sockets`` connected trio_zmq sockets (usually ``as [sock]``)."""
     async with trio_zmq.Context() as ctx:
-        _allow_sockets(ctx.zmq_context, job)
-        sockets = []
-        for _ in range(job.sockets):
-            sockets.append(ctx.socket(SOCKET_TYPES[job.kind]))
-            _prepare(sockets[-1], job)
+        sockets: list[trio_zmq.Socket] = []
+        _open_sockets(ctx.zmq_context, ctx.socket, job, sockets)
         yield sockets
         await runtime.to_thread(job.peer_done)
 
@@ -740,23 +732,28 @@ async def _trio_zmq_idle(runtime: Runtime, job: Job) -> Measurement:
         return await beside_parked(runtime, [sock.recv for sock in idle], measure)
 
 
-def _trio_zmq_trials(runtime: Runtime) -> dict[str, Trial]:
-    """The per-message trials, run on ``runtime``."""
-    trials = {
-        "recv": _trio_zmq_recv,
-        "send": _trio_zmq_send,
-        "reqrep": _trio_zmq_round_trips,
-        "dealer": _trio_zmq_round_trips,
-        "pubsub": _trio_zmq_fan_in,
-        "idle": _trio_zmq_idle,
-        "rss": _trio_zmq_recv,
-    }
+def on_runtime(runtime: Runtime, trials: Mapping[str, RuntimeTrial]) -> dict[str, Trial]:
+    """``trials`` (one body for every event loop), run on ``runtime``."""
     return {kind: functools.partial(runtime.run, trial) for kind, trial in trials.items()}
 
 
-TRIO_ZMQ = Implementation(
-    "trio_zmq", "trio_zmq per-message", uses_peer=True, trials=_trio_zmq_trials(TRIO)
-)
+#: The per-message trials.
+TRIO_ZMQ_TRIALS: Mapping[str, RuntimeTrial] = {
+    "recv": _trio_zmq_recv,
+    "send": _trio_zmq_send,
+    "reqrep": _trio_zmq_round_trips,
+    "dealer": _trio_zmq_round_trips,
+    "pubsub": _trio_zmq_fan_in,
+    "idle": _trio_zmq_idle,
+    "rss": _trio_zmq_recv,
+}
+
+TRIO_ZMQ = implementation("trio_zmq", "trio_zmq per-message", on_runtime(TRIO, TRIO_ZMQ_TRIALS))
+
+
+def on_trio(key: str, label: str, **trials: RuntimeTrial) -> Implementation[Trials]:
+    """A trio_zmq row on trio: its trials by workload kind."""
+    return implementation(key, label, on_runtime(TRIO, trials))
 
 
 async def _batch_recv(runtime: Runtime, job: Job) -> Measurement:
@@ -780,24 +777,27 @@ async def _batch_fan_in(runtime: Runtime, job: Job) -> Measurement:
         return merged(await gather(runtime, subscribers))
 
 
-TRIO_ZMQ_BATCH = Implementation(
+TRIO_ZMQ_BATCH = on_trio(
     "trio_zmq_batch",
     "trio_zmq batch",
-    uses_peer=True,
-    trials={
-        "recv": functools.partial(_run_trio_runtime, _batch_recv),
-        "send": functools.partial(_run_trio_runtime, _batch_send),
-        "pubsub": functools.partial(_run_trio_runtime, _batch_fan_in),
-        "rss": functools.partial(_run_trio_runtime, _batch_recv),
-    },
+    recv=_batch_recv,
+    send=_batch_send,
+    pubsub=_batch_fan_in,
+    rss=_batch_recv,
 )
 
 
+@contextlib.asynccontextmanager
+async def _receive_channel(
+    runtime: Runtime, job: Job
+) -> AsyncIterator[trio_zmq.MessageReceiveChannel[Any]]:
+    """A connected trio_zmq socket's receive channel."""
+    async with _trio_zmq_sockets(runtime, job) as [sock], sock.receive_channel() as messages:
+        yield messages
+
+
 async def _channels_recv(runtime: Runtime, job: Job) -> Measurement:
-    async with (
-        _trio_zmq_sockets(runtime, job) as [sock],
-        sock.receive_channel() as messages,
-    ):
+    async with _receive_channel(runtime, job) as messages:
         received = 0
         started = time.perf_counter()
         async for _ in messages:
@@ -823,24 +823,18 @@ async def _channels_round_trips(runtime: Runtime, job: Job) -> Measurement:
         return await round_trips(requests.send, replies.receive, [job.payload], job)
 
 
-TRIO_ZMQ_CHANNELS = Implementation(
+TRIO_ZMQ_CHANNELS = on_trio(
     "trio_zmq_channels",
     "trio_zmq channels",
-    uses_peer=True,
-    trials={
-        "recv": functools.partial(_run_trio_runtime, _channels_recv),
-        "send": functools.partial(_run_trio_runtime, _channels_send),
-        "reqrep": functools.partial(_run_trio_runtime, _channels_round_trips),
-        "dealer": functools.partial(_run_trio_runtime, _channels_round_trips),
-    },
+    recv=_channels_recv,
+    send=_channels_send,
+    reqrep=_channels_round_trips,
+    dealer=_channels_round_trips,
 )
 
 
 async def _channel_batch_recv(runtime: Runtime, job: Job) -> Measurement:
-    async with (
-        _trio_zmq_sockets(runtime, job) as [sock],
-        sock.receive_channel() as messages,
-    ):
+    async with _receive_channel(runtime, job) as messages:
         receive_batch = functools.partial(messages.receive_batch, BATCH)
         return await receive_batches(messages.receive, receive_batch, job)
 
@@ -850,14 +844,11 @@ async def _channel_batch_send(runtime: Runtime, job: Job) -> Measurement:
         return await send_batches(out.send_batch, [job.payload], job)
 
 
-TRIO_ZMQ_CHANNEL_BATCH = Implementation(
+TRIO_ZMQ_CHANNEL_BATCH = on_trio(
     "trio_zmq_channel_batch",
     "trio_zmq channels, batch",
-    uses_peer=True,
-    trials={
-        "recv": functools.partial(_run_trio_runtime, _channel_batch_recv),
-        "send": functools.partial(_run_trio_runtime, _channel_batch_send),
-    },
+    recv=_channel_batch_recv,
+    send=_channel_batch_send,
 )
 
 
@@ -867,13 +858,7 @@ TRIO_ZMQ_CHANNEL_BATCH = Implementation(
 
 
 def _run_asyncio(trial: Callable[[Job], Awaitable[Measurement]], job: Job) -> Measurement:
-    async def bounded() -> Measurement:
-        try:
-            return await asyncio.wait_for(trial(job), job.timeout)
-        except asyncio.TimeoutError:
-            raise _timed_out(job) from None
-
-    return asyncio.run(bounded())
+    return loops.on_asyncio(functools.partial(trial, job), job.timeout)
 
 
 @contextlib.asynccontextmanager
@@ -882,10 +867,7 @@ async def _asyncio_sockets(job: Job) -> AsyncIterator[list[zmq.asyncio.Socket]]:
     ctx = zmq.asyncio.Context()
     sockets: list[zmq.asyncio.Socket] = []
     try:
-        _allow_sockets(ctx, job)
-        for _ in range(job.sockets):
-            sockets.append(ctx.socket(SOCKET_TYPES[job.kind]))
-            _prepare(sockets[-1], job)
+        _open_sockets(ctx, ctx.socket, job, sockets)
         yield sockets
         await asyncio.get_running_loop().run_in_executor(None, job.peer_done)
     finally:
@@ -926,18 +908,18 @@ async def _asyncio_idle(job: Job) -> Measurement:
             await asyncio.gather(*parked, return_exceptions=True)
 
 
-ZMQ_ASYNCIO = Implementation(
+ZMQ_ASYNCIO = implementation(
     "zmq_asyncio",
     "zmq.asyncio",
-    uses_peer=True,
-    trials={
-        "recv": functools.partial(_run_asyncio, _asyncio_recv),
-        "send": functools.partial(_run_asyncio, _asyncio_send),
-        "reqrep": functools.partial(_run_asyncio, _asyncio_round_trips),
-        "dealer": functools.partial(_run_asyncio, _asyncio_round_trips),
-        "pubsub": functools.partial(_run_asyncio, _asyncio_fan_in),
-        "idle": functools.partial(_run_asyncio, _asyncio_idle),
-    },
+    _on(
+        _run_asyncio,
+        recv=_asyncio_recv,
+        send=_asyncio_send,
+        reqrep=_asyncio_round_trips,
+        dealer=_asyncio_round_trips,
+        pubsub=_asyncio_fan_in,
+        idle=_asyncio_idle,
+    ),
 )
 
 
@@ -988,16 +970,16 @@ async def _zmq_anyio_round_trips(job: Job) -> Measurement:
         return await round_trips(sock.asend, sock.arecv, job.payload, job)
 
 
-ZMQ_ANYIO = Implementation(
+ZMQ_ANYIO = implementation(
     "zmq_anyio",
     "zmq-anyio (trio backend)",
-    uses_peer=True,
-    trials={
-        "recv": functools.partial(_run_trio, _zmq_anyio_recv),
-        "send": functools.partial(_run_trio, _zmq_anyio_send),
-        "reqrep": functools.partial(_run_trio, _zmq_anyio_round_trips),
-        "dealer": functools.partial(_run_trio, _zmq_anyio_round_trips),
-    },
+    _on(
+        _run_trio,
+        recv=_zmq_anyio_recv,
+        send=_zmq_anyio_send,
+        reqrep=_zmq_anyio_round_trips,
+        dealer=_zmq_anyio_round_trips,
+    ),
     missing=None if _optional_module("zmq_anyio") is not None else "skipped (not installed)",
 )
 
@@ -1005,60 +987,28 @@ ZMQ_ANYIO = Implementation(
 # ----------------------------------------------------------------------
 # trio_zmq on asyncio: the trio_zmq row's code under anyio.run(backend="asyncio")
 # ----------------------------------------------------------------------
-#
-# Support for asyncio is being built: until it works, the first failure
-# (an exception, or the deadline) turns into TrialUnavailable, and the bench
-# shows "n/a: <reason>" for the row instead of stopping.
 
 
 def _run_anyio_asyncio(
     trial: Callable[[Runtime, Job], Awaitable[Measurement]], job: Job
 ) -> Measurement:
-    anyio = importlib.import_module("anyio")
-
-    async def bounded() -> Measurement:
-        with anyio.move_on_after(job.timeout):
-            return await trial(ANYIO_ASYNCIO, job)
-        raise _timed_out(job)
-
-    try:
-        result: Measurement = anyio.run(bounded, backend="asyncio")
-    except TrialTimeout as exc:  # a hang, most likely
-        raise TrialUnavailable(f"n/a: no result within {job.timeout:g} s") from exc
-    except Exception as exc:  # whatever is not there yet
-        raise TrialUnavailable(f"n/a: {_reason(exc)}") from exc
-    return result
-
-
-def _reason(exc: BaseException) -> str:
-    """The innermost first exception, one line: what to fix first."""
-    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
-        exc = exc.exceptions[0]
-    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {first_line}" if first_line else type(exc).__name__
+    return loops.on_anyio_asyncio(functools.partial(trial, ANYIO_ASYNCIO, job), job.timeout)
 
 
 async def _to_thread_anyio(function: Callable[[], None]) -> None:
-    await importlib.import_module("anyio").to_thread.run_sync(function)
+    await anyio.to_thread.run_sync(function)
 
 
-def _anyio_task_group() -> AbstractAsyncContextManager[Any]:
-    group: AbstractAsyncContextManager[Any] = importlib.import_module("anyio").create_task_group()
-    return group
+ANYIO_ASYNCIO = Runtime(_run_anyio_asyncio, _to_thread_anyio, anyio.create_task_group)
 
-
-ANYIO_ASYNCIO = Runtime(_run_anyio_asyncio, _to_thread_anyio, _anyio_task_group)
-
-TRIO_ZMQ_ON_ASYNCIO = Implementation(
+TRIO_ZMQ_ON_ASYNCIO = implementation(
     "trio_zmq_asyncio",
     "trio_zmq on asyncio (anyio)",
-    uses_peer=True,
-    trials={
-        kind: trial
-        for kind, trial in _trio_zmq_trials(ANYIO_ASYNCIO).items()
-        if kind != "rss"  # the memory question is about trio_zmq itself
-    },
-    missing=None if _optional_module("anyio") is not None else "skipped (anyio not installed)",
+    on_runtime(
+        ANYIO_ASYNCIO,
+        # The memory question is about trio_zmq itself.
+        {kind: trial for kind, trial in TRIO_ZMQ_TRIALS.items() if kind != "rss"},
+    ),
 )
 
 

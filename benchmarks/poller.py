@@ -1,7 +1,7 @@
-"""``python -m benchmarks.poller``: ``trio_zmq.Poller`` against ``zmq.asyncio.Poller``
+"""``python -m benchmarks poller``: ``trio_zmq.Poller`` against ``zmq.asyncio.Poller``
 and pyzmq's blocking ``zmq.Poller``, over 1, 10 and 100 sockets.
 
-Two measurements, each in microseconds per operation:
+Two workloads per socket count, each in microseconds per operation:
 
 * **ready** -- ``poll()`` over N PULL sockets (inproc) of which one always
   has a message waiting (never received): the cost of a poll that finds
@@ -16,22 +16,19 @@ Two measurements, each in microseconds per operation:
   pyzmq row runs the server in a thread with the blocking ``zmq.Poller``.
 
 Rows: trio_zmq under trio, trio_zmq under asyncio, zmq.asyncio under asyncio,
-pyzmq blocking.  Rounds are interleaved (every row and size once per round,
-each in a fresh event loop and fresh sockets), and each cell shows the best
-and the median round.  Nothing is asserted about timings: the numbers depend
-on the machine; docs/poller.md quotes a run.
+pyzmq blocking; each trial in a fresh event loop with fresh sockets.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
-import sys
+import dataclasses
+import functools
 import threading
 import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, final
 
 import trio
 import zmq
@@ -39,11 +36,29 @@ import zmq.asyncio
 
 import trio_zmq
 
-ROWS = ("trio_zmq/trio", "trio_zmq/asyncio", "zmq.asyncio", "pyzmq (thread)")
-SCENARIOS = ("ready", "wake")
+from . import loops
+from .arguments import listed, positive_int
+from .framework import Implementation, Plan, Workload, WorkloadSet, timed_out
 
-#: A run: (row, scenario, sockets, operations) -> microseconds per operation.
-Run = Callable[[str, int, int], float]
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    scenario: str
+    sockets: int
+    #: Polls (ready) or round trips (wake) per trial.
+    ops: int
+
+
+#: A scenario run: (sockets, operations, timeout) -> microseconds per operation.
+Run = Callable[[int, int, float], float]
+
+
+@dataclasses.dataclass(frozen=True)
+class Scenarios:
+    """How one row runs each scenario."""
+
+    ready: Run
+    wake: Run
 
 
 # ----------------------------------------------------------------------
@@ -51,10 +66,10 @@ Run = Callable[[str, int, int], float]
 # ----------------------------------------------------------------------
 
 
-def _inproc_pulls(ctx: Any, n: int, tag: str) -> tuple[list[Any], list[Any]]:
+def _inproc_pulls(ctx: Any, n: int) -> tuple[list[Any], list[Any]]:
     pulls, pushes = [], []
     for i in range(n):
-        endpoint = f"inproc://bench-poller-{tag}-{i}"
+        endpoint = f"inproc://bench-poller-{i}"
         pull = ctx.socket(zmq.PULL)
         pull.bind(endpoint)
         push = ctx.socket(zmq.PUSH)
@@ -69,26 +84,24 @@ def _expect_one(ready: Sequence[tuple[Any, int]], sock: Any) -> None:
         raise RuntimeError(f"expected only {sock!r} to be ready, got {ready!r}")
 
 
-async def _ready_trio_zmq(n: int, ops: int) -> float:
-    async with trio_zmq.Context(linger=0) as ctx:
-        pulls, pushes = _inproc_pulls(ctx, n, "tz")
-        poller = trio_zmq.Poller()
-        for pull in pulls:
-            poller.register(pull, zmq.POLLIN)
-        await pushes[-1].send(b"x")
-        while not trio_zmq.probe(pulls[-1]):
-            await trio_zmq_sleep()
-        _expect_one(await poller.poll(), pulls[-1])
-        start = time.perf_counter()
-        for _ in range(ops):
-            await poller.poll()
-        elapsed = time.perf_counter() - start
-        _expect_one(await poller.poll(), pulls[-1])
-        ctx.close_sockets(linger=0)
+def _registered(poller: Any, socks: Sequence[Any]) -> Any:
+    for sock in socks:
+        poller.register(sock, zmq.POLLIN)
+    return poller
+
+
+async def _time_polls(poll: Callable[[], Awaitable[Any]], ready: Any, ops: int) -> float:
+    """µs per ``poll()`` that finds ``ready`` (alone) ready."""
+    _expect_one(await poll(), ready)
+    start = time.perf_counter()
+    for _ in range(ops):
+        await poll()
+    elapsed = time.perf_counter() - start
+    _expect_one(await poll(), ready)
     return elapsed / ops * 1e6
 
 
-async def trio_zmq_sleep() -> None:
+async def _short_sleep() -> None:
     """A short sleep on whichever loop runs (for set-up only)."""
     if trio.lowlevel.in_trio_task():
         await trio.sleep(0.001)
@@ -96,34 +109,34 @@ async def trio_zmq_sleep() -> None:
         await asyncio.sleep(0.001)
 
 
+async def _ready_trio_zmq(n: int, ops: int) -> float:
+    async with trio_zmq.Context(linger=0) as ctx:
+        pulls, pushes = _inproc_pulls(ctx, n)
+        poller = _registered(trio_zmq.Poller(), pulls)
+        await pushes[-1].send(b"x")
+        while not trio_zmq.probe(pulls[-1]):
+            await _short_sleep()
+        return await _time_polls(poller.poll, pulls[-1], ops)
+
+
 async def _ready_zmq_asyncio(n: int, ops: int) -> float:
     ctx = zmq.asyncio.Context()
     try:
-        pulls, pushes = _inproc_pulls(ctx, n, "za")
-        poller = zmq.asyncio.Poller()
-        for pull in pulls:
-            poller.register(pull, zmq.POLLIN)
+        pulls, pushes = _inproc_pulls(ctx, n)
+        poller = _registered(zmq.asyncio.Poller(), pulls)
         await pushes[-1].send(b"x")
-        _expect_one(await poller.poll(), pulls[-1])
-        start = time.perf_counter()
-        for _ in range(ops):
-            await poller.poll()
-        elapsed = time.perf_counter() - start
-        _expect_one(await poller.poll(), pulls[-1])
+        return await _time_polls(poller.poll, pulls[-1], ops)
     finally:
         ctx.destroy(linger=0)
-    return elapsed / ops * 1e6
 
 
-def _ready_pyzmq(n: int, ops: int) -> float:
+def _ready_pyzmq(n: int, ops: int, timeout: float) -> float:
     ctx: zmq.Context[Any] = zmq.Context()
     try:
-        pulls, pushes = _inproc_pulls(ctx, n, "pz")
-        poller = zmq.Poller()
-        for pull in pulls:
-            poller.register(pull, zmq.POLLIN)
+        pulls, pushes = _inproc_pulls(ctx, n)
+        poller = _registered(zmq.Poller(), pulls)
         pushes[-1].send(b"x")
-        _expect_one(poller.poll(), pulls[-1])
+        _expect_one(poller.poll(int(timeout * 1000)), pulls[-1])
         start = time.perf_counter()
         for _ in range(ops):
             poller.poll()
@@ -133,23 +146,22 @@ def _ready_pyzmq(n: int, ops: int) -> float:
     return elapsed / ops * 1e6
 
 
-def run_ready(row: str, n: int, ops: int) -> float:
-    if row == "trio_zmq/trio":
-        return trio.run(_ready_trio_zmq, n, ops)
-    if row == "trio_zmq/asyncio":
-        return asyncio.run(_ready_trio_zmq(n, ops))
-    if row == "zmq.asyncio":
-        return asyncio.run(_ready_zmq_asyncio(n, ops))
-    return _ready_pyzmq(n, ops)
-
-
 # ----------------------------------------------------------------------
 # wake: round trips through a server polling N sockets
 # ----------------------------------------------------------------------
 
 
-def _tcp_mesh(ctx: Any, n: int) -> tuple[list[Any], list[Any], Any, Any]:
+@dataclasses.dataclass(frozen=True)
+class Mesh:
     """Server PULLs and client PUSHes (n each, tcp), and a reply PUSH -> PULL."""
+
+    server_pulls: list[Any]
+    client_pushes: list[Any]
+    reply_push: Any
+    reply_pull: Any
+
+
+def _tcp_mesh(ctx: Any, n: int) -> Mesh:
     server_pulls, client_pushes = [], []
     for _ in range(n):
         pull = ctx.socket(zmq.PULL)
@@ -162,43 +174,31 @@ def _tcp_mesh(ctx: Any, n: int) -> tuple[list[Any], list[Any], Any, Any]:
     port = reply_pull.bind_to_random_port("tcp://127.0.0.1")
     reply_push = ctx.socket(zmq.PUSH)
     reply_push.connect(f"tcp://127.0.0.1:{port}")
-    return server_pulls, client_pushes, reply_push, reply_pull
+    return Mesh(server_pulls, client_pushes, reply_push, reply_pull)
 
 
-async def _wake_trio_zmq(n: int, ops: int) -> float:
-    async with trio_zmq.Context(linger=0) as ctx:
-        server_pulls, client_pushes, reply_push, reply_pull = _tcp_mesh(ctx, n)
-        poller = trio_zmq.Poller()
-        for pull in server_pulls:
-            poller.register(pull, zmq.POLLIN)
+async def _time_round_trips(mesh: Mesh, poller: Any, ops: int) -> float:
+    """µs per round trip through a server task polling ``mesh.server_pulls``:
+    first a warm-up pass over every socket (connections made), then ``ops``."""
+    n = len(mesh.server_pulls)
 
-        async def serve(count: int) -> None:
-            served = 0
-            while served < count:
-                for sock, _ in await poller.poll():
-                    await reply_push.send(await sock.recv())
-                    served += 1
+    async def serve(count: int) -> None:
+        served = 0
+        while served < count:
+            for sock, _ in await poller.poll():
+                await mesh.reply_push.send(await sock.recv())
+                served += 1
 
-        async def client(count: int) -> float:
-            start = time.perf_counter()
-            for i in range(count):
-                await client_pushes[i % n].send(b"x")
-                await reply_pull.recv()
-            return time.perf_counter() - start
+    async def client(count: int) -> float:
+        start = time.perf_counter()
+        for i in range(count):
+            await mesh.client_pushes[i % n].send(b"x")
+            await mesh.reply_pull.recv()
+        return time.perf_counter() - start
 
-        elapsed = await _pair_up(serve, client, n, ops)
-        ctx.close_sockets(linger=0)
-    return elapsed / ops * 1e6
+    async def both(count: int) -> float:
+        result: list[float] = []
 
-
-async def _pair_up(
-    serve: Callable[[int], Any], client: Callable[[int], Any], n: int, ops: int
-) -> float:
-    """Run the server and the client together on the running loop: first a
-    warm-up pass over every socket (connections made), then the timed ops."""
-    result: list[float] = []
-
-    async def both(count: int) -> None:
         async def timed() -> None:
             result.append(await client(count))
 
@@ -208,159 +208,155 @@ async def _pair_up(
                 nursery.start_soon(timed)
         else:
             await asyncio.gather(serve(count), timed())
+        return result[0]
 
     await both(n)
-    result.clear()
-    await both(ops)
-    return result[0]
+    return await both(ops) / ops * 1e6
+
+
+async def _wake_trio_zmq(n: int, ops: int) -> float:
+    async with trio_zmq.Context(linger=0) as ctx:
+        mesh = _tcp_mesh(ctx, n)
+        return await _time_round_trips(mesh, _registered(trio_zmq.Poller(), mesh.server_pulls), ops)
 
 
 async def _wake_zmq_asyncio(n: int, ops: int) -> float:
     ctx = zmq.asyncio.Context()
     try:
-        server_pulls, client_pushes, reply_push, reply_pull = _tcp_mesh(ctx, n)
-        poller = zmq.asyncio.Poller()
-        for pull in server_pulls:
-            poller.register(pull, zmq.POLLIN)
-
-        async def serve(count: int) -> None:
-            served = 0
-            while served < count:
-                for sock, _ in await poller.poll():
-                    await reply_push.send(await sock.recv())
-                    served += 1
-
-        async def client(count: int) -> float:
-            start = time.perf_counter()
-            for i in range(count):
-                await client_pushes[i % n].send(b"x")
-                await reply_pull.recv()
-            return time.perf_counter() - start
-
-        elapsed = await _pair_up(serve, client, n, ops)
+        mesh = _tcp_mesh(ctx, n)
+        poller = _registered(zmq.asyncio.Poller(), mesh.server_pulls)
+        return await _time_round_trips(mesh, poller, ops)
     finally:
         ctx.destroy(linger=0)
-    return elapsed / ops * 1e6
 
 
-def _wake_pyzmq(n: int, ops: int) -> float:
+def _wake_pyzmq(n: int, ops: int, timeout: float) -> float:
+    """The server in a thread, on the blocking poller; every wait bounded."""
     ctx: zmq.Context[Any] = zmq.Context()
     try:
-        server_pulls, client_pushes, reply_push, reply_pull = _tcp_mesh(ctx, n)
-        poller = zmq.Poller()
-        for pull in server_pulls:
-            poller.register(pull, zmq.POLLIN)
+        mesh = _tcp_mesh(ctx, n)
+        mesh.reply_pull.rcvtimeo = int(timeout * 1000)
+        poller = _registered(zmq.Poller(), mesh.server_pulls)
 
         def serve(count: int) -> None:
             served = 0
             while served < count:
-                for sock, _ in poller.poll():
-                    reply_push.send(sock.recv())
+                ready = poller.poll(int(timeout * 1000))
+                if not ready:
+                    return  # the client times out too
+                for sock, _ in ready:
+                    mesh.reply_push.send(sock.recv())
                     served += 1
 
         def client(count: int) -> float:
             server = threading.Thread(target=serve, args=(count,))
             server.start()
-            start = time.perf_counter()
-            for i in range(count):
-                client_pushes[i % n].send(b"x")
-                reply_pull.recv()
-            elapsed = time.perf_counter() - start
-            server.join()
-            return elapsed
+            try:
+                start = time.perf_counter()
+                for i in range(count):
+                    mesh.client_pushes[i % n].send(b"x")
+                    mesh.reply_pull.recv()
+                return time.perf_counter() - start
+            except zmq.Again:
+                raise timed_out(timeout) from None
+            finally:
+                server.join()
 
         client(n)
-        elapsed = client(ops)
+        return client(ops) / ops * 1e6
     finally:
         ctx.destroy(linger=0)
-    return elapsed / ops * 1e6
-
-
-def run_wake(row: str, n: int, ops: int) -> float:
-    if row == "trio_zmq/trio":
-        return trio.run(_wake_trio_zmq, n, ops)
-    if row == "trio_zmq/asyncio":
-        return asyncio.run(_wake_trio_zmq(n, ops))
-    if row == "zmq.asyncio":
-        return asyncio.run(_wake_zmq_asyncio(n, ops))
-    return _wake_pyzmq(n, ops)
 
 
 # ----------------------------------------------------------------------
-# Rounds and the report
+# The set
 # ----------------------------------------------------------------------
 
 
-def measure(
-    sizes: Sequence[int], rounds: int, ops: dict[str, int], progress: Callable[[str], None]
-) -> dict[tuple[str, str, int], list[float]]:
-    """Interleaved rounds: every (scenario, size, row) once per round."""
-    runs: dict[str, Run] = {"ready": run_ready, "wake": run_wake}
-    results: dict[tuple[str, str, int], list[float]] = {}
-    for round_ in range(rounds):
-        progress(f"round {round_ + 1}/{rounds}")
-        for scenario in SCENARIOS:
-            for n in sizes:
-                for row in ROWS:
-                    value = runs[scenario](row, n, ops[scenario])
-                    results.setdefault((scenario, row, n), []).append(value)
-    return results
+def _on(loop: loops.Loop[float], function: Callable[[int, int], Awaitable[float]]) -> Run:
+    """The run of ``function(sockets, ops)`` on ``loop``."""
+    return lambda n, ops, timeout: loop(functools.partial(function, n, ops), timeout)
 
 
-def report(results: dict[tuple[str, str, int], list[float]], sizes: Sequence[int]) -> str:
-    lines = []
-    for scenario in SCENARIOS:
-        header = f"| {scenario}: us per op, best / median |" + "".join(
-            f" {n} socket{'s' if n > 1 else ''} |" for n in sizes
+IMPLEMENTATIONS: tuple[Implementation[Scenarios], ...] = (
+    Implementation(
+        "trio_zmq",
+        "trio_zmq/trio",
+        Scenarios(_on(loops.on_trio, _ready_trio_zmq), _on(loops.on_trio, _wake_trio_zmq)),
+    ),
+    Implementation(
+        "trio_zmq_asyncio",
+        "trio_zmq/asyncio",
+        Scenarios(_on(loops.on_asyncio, _ready_trio_zmq), _on(loops.on_asyncio, _wake_trio_zmq)),
+    ),
+    Implementation(
+        "zmq_asyncio",
+        "zmq.asyncio",
+        Scenarios(
+            _on(loops.on_asyncio, _ready_zmq_asyncio), _on(loops.on_asyncio, _wake_zmq_asyncio)
+        ),
+    ),
+    Implementation("pyzmq", "pyzmq (thread)", Scenarios(_ready_pyzmq, _wake_pyzmq)),
+)
+
+
+@final
+class PollerSet(WorkloadSet[Spec, Scenarios]):
+    name = "poller"
+    help = "trio_zmq.Poller against zmq.asyncio.Poller and pyzmq's blocking zmq.Poller"
+    description = (
+        "A poll that finds one of N sockets ready, and a round trip through a server "
+        "polling N sockets: trio_zmq.Poller on trio and on asyncio, zmq.asyncio.Poller, "
+        "pyzmq's zmq.Poller in a thread."
+    )
+    implementations = IMPLEMENTATIONS
+    baselines = (("zmq_asyncio", "vs asyncio"), ("pyzmq", "vs pyzmq"))
+    groups = ("ready", "wake")
+    quick_rounds = 1
+    quick_help = "one short round over 1 and 10 sockets (smoke test)"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--sizes", type=listed(positive_int), help="socket counts, comma-separated (1,10,100)"
         )
-        lines += [header, "|---|" + "---:|" * len(sizes)]
-        for row in ROWS:
-            cells = []
-            for n in sizes:
-                values = results[(scenario, row, n)]
-                cells.append(f" {min(values):.1f} / {statistics.median(values):.1f} |")
-            lines.append(f"| {row} |" + "".join(cells))
-        lines.append("")
-    return "\n".join(lines)
+        parser.add_argument("--ready-ops", type=positive_int, help="polls per ready trial (2000)")
+        parser.add_argument(
+            "--wake-ops", type=positive_int, help="round trips per wake trial (500)"
+        )
+
+    def workloads(self, args: argparse.Namespace, notes: list[str]) -> list[Workload[Spec]]:
+        sizes = args.sizes or ((1, 10) if args.quick else (1, 10, 100))
+        ops = {
+            "ready": args.ready_ops or (50 if args.quick else 2000),
+            "wake": args.wake_ops or (20 if args.quick else 500),
+        }
+        what = {"ready": "polls", "wake": "round trips"}
+        titles = {
+            "ready": "ready: poll() with one socket of {n} ready (inproc)",
+            "wake": "wake: round trip through a server polling {n} sockets (tcp)",
+        }
+        return [
+            Workload(
+                f"{scenario}-{n}",
+                titles[scenario].format(n=n),
+                "µs per op",
+                Spec(scenario, n, ops[scenario]),
+                scenario,
+                higher_is_better=False,
+                fmt=",.1f",
+                detail=f"{ops[scenario]} {what[scenario]} per trial",
+                short=f"{scenario} {n}",
+            )
+            for scenario in self.groups
+            for n in sizes
+        ]
+
+    def trial(
+        self, plan: Plan[Spec], workload: Workload[Spec], impl: Implementation[Scenarios]
+    ) -> float:
+        spec = workload.params
+        run: Run = getattr(impl.run, spec.scenario)
+        return run(spec.sockets, spec.ops, plan.timeout)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.poller",
-        description="trio_zmq.Poller against zmq.asyncio.Poller and pyzmq's blocking Poller.",
-    )
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
-    parser.add_argument(
-        "--sizes", default="1,10,100", help="socket counts, comma-separated (default 1,10,100)"
-    )
-    parser.add_argument("--ready-ops", type=int, default=2000, help="polls per ready run")
-    parser.add_argument("--wake-ops", type=int, default=500, help="round trips per wake run")
-    parser.add_argument(
-        "--quick", action="store_true", help="one short round over 1 and 10 sockets (smoke test)"
-    )
-    args = parser.parse_args(argv)
-    try:
-        sizes = [int(size) for size in args.sizes.split(",")]
-    except ValueError:
-        parser.error(f"--sizes must be comma-separated integers, not {args.sizes!r}")
-    rounds, ops = args.rounds, {"ready": args.ready_ops, "wake": args.wake_ops}
-    if args.quick:
-        rounds, sizes, ops = 1, [1, 10], {"ready": 50, "wake": 20}
-    if rounds < 1 or min(sizes) < 1 or min(ops.values()) < 1:
-        parser.error("rounds, sizes and operation counts must be positive")
-
-    def progress(text: str) -> None:
-        print(text, file=sys.stderr, flush=True)
-
-    print(
-        f"python {sys.version.split()[0]}, pyzmq {zmq.__version__}, libzmq "
-        f"{zmq.zmq_version()}, trio {trio.__version__}, trio_zmq {trio_zmq.__version__}; "
-        f"{rounds} rounds, {ops['ready']} polls (ready), {ops['wake']} round trips (wake)"
-    )
-    print()
-    print(report(measure(sizes, rounds, ops, progress), sizes))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+SET = PollerSet()

@@ -1,4 +1,4 @@
-"""``python -m benchmarks.proxy``: the proxy, beside libzmq's and a zmq.asyncio loop.
+"""``python -m benchmarks proxy``: the proxy, beside libzmq's and a zmq.asyncio loop.
 
 Messages per second through ``PUSH -> proxy -> PULL``: a producer PUSHes
 to the proxy's frontend (a bound PULL), the proxy forwards to its backend
@@ -17,19 +17,20 @@ to the proxy's frontend (a bound PULL), the proxy forwards to its backend
 The producer and consumer are blocking pyzmq, the same for every proxy:
 threads of this process over inproc (they share the GIL with the Python
 proxies, as any inproc peer must), separate processes over tcp on
-127.0.0.1.  The consumer times ``--messages`` messages from the moment the
-last of 1000 warm-up messages arrives.
+127.0.0.1 (``python -m benchmarks proxy --child produce|consume ...``).
+The consumer times ``--messages`` messages from the moment the last of 1000
+warm-up messages arrives.
 
-A second table measures what the proxy's design rests on: the cost per
-message of trio_zmq's forwarding step alone (no event loop, no peers: a
+The ``step`` workload measures what the proxy's design rests on: the cost
+per message of trio_zmq's forwarding step alone (no event loop, no peers: a
 backlog in an inproc PULL moved to an inproc PUSH), checked (ZMQ_EVENTS
 read on the destination before each message, as the proxy does unless a
-checked burst went through whole) and unchecked.
+checked burst went through whole) and unchecked.  No public API runs one
+step, so this drives the proxy's internal ``_Direction`` object: it breaks
+if that changes, and is the one benchmark that reaches inside trio_zmq.
 
-Rounds interleave the proxies (their order rotates each round); each row
-gives the best and the median of the rounds, and the ratios are taken
-within this run, best to best and median to median.  Every trial has a
-deadline (``--timeout``): a hung proxy fails the run with a message.
+Every trial has a deadline (``--timeout``): a hung proxy fails the run with
+a message.
 """
 
 from __future__ import annotations
@@ -40,13 +41,11 @@ import dataclasses
 import functools
 import itertools
 import os
-import statistics
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, final
 
 import anyio
 import anyio.to_thread
@@ -57,13 +56,26 @@ import zmq.backend
 import trio_zmq
 from trio_zmq._tools import _proxy
 
+from .arguments import choice_of, listed, positive_int
+from .framework import (
+    CHECKOUT,
+    BenchmarkError,
+    Implementation,
+    Plan,
+    Workload,
+    WorkloadSet,
+    child_command,
+    timed_out,
+)
+
 WARM_UP = 1000
 _names = itertools.count()
 
 
 @dataclasses.dataclass(frozen=True)
-class Trial:
-    """One measurement: how many messages of what shape, over what."""
+class Shape:
+    """What a workload's trial moves: how many messages of what shape, over
+    what (``step``: the forwarding step alone)."""
 
     transport: str
     messages: int
@@ -80,21 +92,29 @@ class Trial:
 # ----------------------------------------------------------------------
 
 
-def produce(ctx: zmq.Context[Any], address: str, total: int, message: list[bytes]) -> None:
-    """PUSH ``total`` copies of ``message`` to ``address``, then close.
+def produce(
+    ctx: zmq.Context[Any], address: str, total: int, message: list[bytes], timeout: float
+) -> None:
+    """PUSH ``total`` copies of ``message`` to ``address``, then close;
+    give up if the proxy takes nothing for ``timeout`` seconds.
 
     Frame by frame, with pyzmq's compiled send: as fast as a Python peer
     goes, so that the proxy, not the peer, sets the pace where it can."""
     sock = ctx.socket(zmq.PUSH)
+    sock.sndtimeo = int(timeout * 1000)
     sock.connect(address)
     send = zmq.backend.Socket.send.__get__(sock)
     *first, last = message
     more = int(zmq.SNDMORE)
-    for _ in range(total):
-        for frame in first:
-            send(frame, more)
-        send(last, 0)
-    sock.close(linger=-1)
+    try:
+        for _ in range(total):
+            for frame in first:
+                send(frame, more)
+            send(last, 0)
+    except zmq.Again:
+        sock.close(linger=0)  # the consumer reports the stall
+    else:
+        sock.close(linger=int(timeout * 1000))
 
 
 def consume(
@@ -121,7 +141,7 @@ def consume(
 class Peers:
     """A producer and a consumer around a proxy's bound sockets."""
 
-    def __init__(self, trial: Trial, ctx: zmq.Context[Any], frontend: str, backend: str) -> None:
+    def __init__(self, trial: Shape, ctx: zmq.Context[Any], frontend: str, backend: str) -> None:
         self.trial = trial
         self.ctx = ctx
         self.frontend = frontend
@@ -138,24 +158,26 @@ class Peers:
             self._threads = [
                 threading.Thread(target=self._consume),
                 threading.Thread(
-                    target=produce, args=(self.ctx, self.frontend, total, trial.message())
+                    target=produce,
+                    args=(self.ctx, self.frontend, total, trial.message(), trial.timeout),
                 ),
             ]
             for thread in self._threads:
                 thread.start()
             return
         shape = [str(trial.frames), str(trial.size), str(trial.timeout)]
-        command = [sys.executable, "-m", "benchmarks.proxy", "--peer"]
         self._processes = [
             subprocess.Popen(
-                [*command, "consume", self.backend, str(trial.messages), *shape],
+                child_command("proxy", "consume", self.backend, str(trial.messages), *shape),
                 stdout=subprocess.PIPE,
                 text=True,
+                cwd=CHECKOUT,
             ),
             subprocess.Popen(
-                [*command, "produce", self.frontend, str(total), *shape],
+                child_command("proxy", "produce", self.frontend, str(total), *shape),
                 stdout=subprocess.DEVNULL,
                 text=True,
+                cwd=CHECKOUT,
             ),
         ]
 
@@ -172,20 +194,30 @@ class Peers:
         """Block until both are done; the consumer's seconds.
 
         Raises:
-          RuntimeError: a peer failed (the proxy stalled, or crashed).
+          TrialTimeout: the proxy stalled.
+          BenchmarkError: a peer failed.
         """
         for thread in self._threads:
             thread.join(self.trial.timeout * 2)
-        for process in self._processes:
-            out, _ = process.communicate(timeout=self.trial.timeout * 2)
-            if process.returncode:
-                raise RuntimeError(f"a peer process failed ({process.returncode})")
-            if out and out.strip():
-                self.elapsed = float(out)
+        try:
+            for process in self._processes:
+                out, _ = process.communicate(timeout=self.trial.timeout * 2)
+                if process.returncode:
+                    raise BenchmarkError(f"a peer process failed ({process.returncode})")
+                if out and out.strip():
+                    self.elapsed = float(out)
+        except subprocess.TimeoutExpired:
+            raise timed_out(self.trial.timeout * 2) from None
+        finally:
+            for process in self._processes:
+                process.kill()
+                process.wait()
+        if isinstance(self.error, zmq.Again):
+            raise timed_out(self.trial.timeout)
         if self.error is not None:
-            raise RuntimeError(f"the consumer failed: {self.error!r}") from self.error
+            raise BenchmarkError(f"the consumer failed: {self.error!r}") from self.error
         if self.elapsed is None:
-            raise RuntimeError("the peers did not finish")
+            raise BenchmarkError("the peers did not finish")
         return self.elapsed
 
 
@@ -203,7 +235,7 @@ def _bind(sock: zmq.Socket[Any], transport: str) -> str:
 
 
 def run_trial(
-    trial: Trial, proxy: Callable[[zmq.Socket[Any], zmq.Socket[Any], Peers], float]
+    trial: Shape, proxy: Callable[[zmq.Socket[Any], zmq.Socket[Any], Peers], float]
 ) -> float:
     """Messages per second through ``proxy`` for ``trial``, in a fresh context."""
     ctx: zmq.Context[Any] = zmq.Context()
@@ -270,15 +302,6 @@ def pyzmq_thread(frontend: zmq.Socket[Any], backend: zmq.Socket[Any], peers: Pee
         control.close(linger=0)
 
 
-PROXIES: dict[str, Callable[[zmq.Socket[Any], zmq.Socket[Any], Peers], float]] = {
-    "trio_zmq (trio)": functools.partial(trio_zmq_proxy, "trio"),
-    "trio_zmq (asyncio)": functools.partial(trio_zmq_proxy, "asyncio"),
-    "zmq.asyncio loop": zmq_asyncio_loop,
-    "zmq.proxy (thread)": pyzmq_thread,
-}
-BASELINES = ("zmq.asyncio loop", "zmq.proxy (thread)")
-
-
 # ----------------------------------------------------------------------
 # The forwarding step alone
 # ----------------------------------------------------------------------
@@ -311,122 +334,123 @@ def step_cost(careful: bool, messages: int) -> float:
         ctx.term()
 
 
-def step_report(rounds: int, messages: int) -> str:
-    costs: dict[bool, list[float]] = {True: [], False: []}
-    for round_number in range(rounds):
-        for careful in (round_number % 2 == 0, round_number % 2 == 1):
-            costs[careful].append(step_cost(careful, messages))
-    best = {careful: min(values) for careful, values in costs.items()}
-    median = {careful: statistics.median(values) for careful, values in costs.items()}
-    return "\n".join(
-        [
-            f"The forwarding step alone, {messages:,} messages of 1 x 16 B, {rounds} rounds",
-            "",
-            "| step | best us/msg | median us/msg |",
-            "|---|---:|---:|",
-            f"| unchecked | {best[False]:.2f} | {median[False]:.2f} |",
-            f"| checked (ZMQ_EVENTS per message) | {best[True]:.2f} | {median[True]:.2f} |",
-            f"| checked / unchecked | {best[True] / best[False]:.2f}x"
-            f" | {median[True] / median[False]:.2f}x |",
-        ]
+# ----------------------------------------------------------------------
+# The set
+# ----------------------------------------------------------------------
+
+#: A row: runs a workload's shape, returns its figure.
+Run = Callable[[Shape], float]
+Proxy = Callable[[zmq.Socket[Any], zmq.Socket[Any], Peers], float]
+
+
+def _through(proxy: Proxy) -> Run:
+    """Messages per second through ``proxy`` (throughput workloads only)."""
+    return lambda shape: run_trial(shape, proxy)
+
+
+def _step(careful: bool) -> Run:
+    """µs per message of the forwarding step alone (the step workload only)."""
+    return lambda shape: step_cost(careful, shape.messages)
+
+
+PROXIES: tuple[Implementation[Run], ...] = (
+    Implementation(
+        "trio_zmq", "trio_zmq (trio)", _through(functools.partial(trio_zmq_proxy, "trio"))
+    ),
+    Implementation(
+        "trio_zmq_asyncio",
+        "trio_zmq (asyncio)",
+        _through(functools.partial(trio_zmq_proxy, "asyncio")),
+    ),
+    Implementation("zmq_asyncio", "zmq.asyncio loop", _through(zmq_asyncio_loop)),
+    Implementation("zmq_proxy", "zmq.proxy (thread)", _through(pyzmq_thread)),
+)
+STEPS: tuple[Implementation[Run], ...] = (
+    Implementation("step_unchecked", "trio_zmq step, unchecked", _step(False)),
+    Implementation("step_checked", "trio_zmq step, checked (ZMQ_EVENTS per message)", _step(True)),
+)
+
+
+@final
+class ProxySet(WorkloadSet[Shape, Run]):
+    name = "proxy"
+    help = "trio_zmq.proxy beside libzmq's proxy and a zmq.asyncio loop, and its step"
+    description = (
+        "Messages per second through PUSH -> proxy -> PULL: trio_zmq.proxy on trio and "
+        "on asyncio, a zmq.asyncio forwarding loop, libzmq's proxy in a thread; and the "
+        "cost of trio_zmq's forwarding step alone, checked and unchecked."
     )
+    implementations = (*PROXIES, *STEPS)
+    baselines = (
+        ("zmq_asyncio", "vs asyncio loop"),
+        ("zmq_proxy", "vs zmq.proxy"),
+        ("step_unchecked", "vs unchecked"),
+    )
+    groups = ("inproc", "tcp", "step")
+    quick_rounds = 1
+    quick_help = "one round of 2000 messages (smoke test)"
+    child_usage = ("ROLE", "ADDRESS", "COUNT", "FRAMES", "SIZE", "TIMEOUT")
 
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--messages", type=positive_int, help="per trial (100000)")
+        parser.add_argument("--frames", type=positive_int, default=1, help="frames per message (1)")
+        parser.add_argument("--size", type=positive_int, default=16, help="bytes per frame (16)")
+        parser.add_argument(
+            "--transports",
+            type=listed(choice_of(("inproc", "tcp"))),
+            default=("inproc", "tcp"),
+            help="inproc,tcp",
+        )
 
-# ----------------------------------------------------------------------
-# Rounds and the report
-# ----------------------------------------------------------------------
-
-
-def measure(trials: Sequence[Trial], rounds: int) -> dict[tuple[str, str], list[float]]:
-    """``rounds`` interleaved rounds; messages/s per (transport, proxy)."""
-    results: dict[tuple[str, str], list[float]] = {}
-    names = list(PROXIES)
-    for round_number in range(rounds):
-        order = names[round_number % len(names) :] + names[: round_number % len(names)]
-        for trial in trials:
-            for name in order:
-                rate = run_trial(trial, PROXIES[name])
-                results.setdefault((trial.transport, name), []).append(rate)
-                print(
-                    f"  round {round_number + 1}/{rounds} {trial.transport:6} "
-                    f"{name:20} {rate:12,.0f} msg/s",
-                    file=sys.stderr,
-                    flush=True,
-                )
-    return results
-
-
-def report(trials: Sequence[Trial], results: dict[tuple[str, str], list[float]]) -> str:
-    """The table: best and median per proxy, and the ratios of each to the
-    baselines within this run."""
-    lines = [
-        f"PUSH -> proxy -> PULL, {trials[0].messages:,} messages of "
-        f"{trials[0].frames} x {trials[0].size} B per trial, "
-        f"{len(next(iter(results.values())))} interleaved rounds",
-        "",
-        "| transport | proxy | best msg/s | median msg/s | vs zmq.asyncio loop (best / median)"
-        " | vs zmq.proxy thread (best / median) |",
-        "|---|---|---:|---:|---:|---:|",
-    ]
-    for trial in trials:
-        summary = {
-            name: (max(rates), statistics.median(rates))
-            for (transport, name), rates in results.items()
-            if transport == trial.transport
-        }
-        for name, (best, median) in summary.items():
-            ratios = [
-                f"{best / summary[base][0]:.2f}x / {median / summary[base][1]:.2f}x"
-                for base in BASELINES
-            ]
-            lines.append(
-                f"| {trial.transport} | {name} | {best:,.0f} | {median:,.0f} | "
-                + " | ".join(ratios)
-                + " |"
+    def workloads(self, args: argparse.Namespace, notes: list[str]) -> list[Workload[Shape]]:
+        messages = args.messages or (2_000 if args.quick else 100_000)
+        shape = f"{messages:,} messages of {args.frames} x {args.size} B per trial"
+        workloads = [
+            Workload(
+                transport,
+                f"PUSH -> proxy -> PULL over {transport}",
+                "msg/s",
+                Shape(transport, messages, args.frames, args.size, args.timeout),
+                transport,
+                detail=shape,
             )
-    return "\n".join(lines)
+            for transport in args.transports
+        ]
+        workloads.append(
+            Workload(
+                "step",
+                "the forwarding step alone",
+                "µs per message",
+                Shape("inproc", messages, 1, 16, args.timeout),
+                "step",
+                higher_is_better=False,
+                fmt=",.2f",
+                detail=f"{messages:,} messages of 1 x 16 B per trial",
+            )
+        )
+        return workloads
+
+    def applies(self, workload: Workload[Shape], impl: Implementation[Run]) -> bool:
+        return (workload.key == "step") == (impl in STEPS)
+
+    def trial(
+        self, plan: Plan[Shape], workload: Workload[Shape], impl: Implementation[Run]
+    ) -> float:
+        return impl.run(workload.params)
+
+    def child(self, argv: Sequence[str]) -> int:
+        """A producer or consumer of a tcp trial."""
+        role, address, count, frames, size, timeout = argv
+        ctx: zmq.Context[Any] = zmq.Context()
+        try:
+            if role == "produce":
+                message = [b"x" * int(size)] * int(frames)
+                produce(ctx, address, int(count), message, float(timeout))
+            else:
+                print(consume(ctx, address, int(count), int(frames), float(timeout)))
+        finally:
+            ctx.term()
+        return 0
 
 
-def peer_main(argv: Sequence[str]) -> None:
-    """``--peer produce|consume ADDRESS COUNT FRAMES SIZE TIMEOUT`` (tcp trials)."""
-    role, address, count, frames, size, timeout = argv
-    ctx: zmq.Context[Any] = zmq.Context()
-    try:
-        if role == "produce":
-            produce(ctx, address, int(count), [b"x" * int(size)] * int(frames))
-        else:
-            print(consume(ctx, address, int(count), int(frames), float(timeout)))
-    finally:
-        ctx.term()
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """Run the benchmark and print the table."""
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["--peer"]:
-        peer_main(argv[1:])
-        return
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.proxy", description=__doc__)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--messages", type=int, default=100_000, help="per trial")
-    parser.add_argument("--frames", type=int, default=1, help="frames per message")
-    parser.add_argument("--size", type=int, default=16, help="bytes per frame")
-    parser.add_argument("--transports", default="inproc,tcp")
-    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per trial")
-    args = parser.parse_args(argv)
-    trials = [
-        Trial(transport, args.messages, args.frames, args.size, args.timeout)
-        for transport in args.transports.split(",")
-    ]
-    print(
-        f"python {sys.version.split()[0]}, pyzmq {zmq.__version__}, "
-        f"libzmq {zmq.zmq_version()}, {os.cpu_count()} CPUs",
-        flush=True,
-    )
-    print(report(trials, measure(trials, args.rounds)))
-    print()
-    print(step_report(args.rounds, args.messages))
-
-
-if __name__ == "__main__":
-    main()
+SET = ProxySet()

@@ -46,29 +46,26 @@ The workloads (``--jobs`` each, 20 000 by default):
   tasks, each with its own DEALER, each parked in its request -> reply
   loop; requests/s.
 
-Everything but the tcp pipelines runs over inproc.  As in the bench, rounds
-interleave the implementations (their order rotates each round), every
-figure is quoted as the median of the rounds and the best round, and the
-ratios (against zmq.asyncio, and trio_zmq against the naive loop) are within
-the run.  Every trial has a deadline (``--timeout``) and fails with a clear
-message rather than hang.
+Everything but the tcp pipelines runs over inproc.  The ratios are against
+zmq.asyncio and against the naive loop.  Every trial has a deadline
+(``--timeout``) and fails with a clear message rather than hang.
+
+The workloads are written once against :class:`Api` (sockets, their calls,
+tasks): an implementation is an ``Api`` and the loop it runs on,
+``Implementation(KEY, LABEL, runner(LOOP, OPEN_API))`` in
+``IMPLEMENTATIONS``; a workload is a function ``(api, jobs) -> rate`` in
+:func:`workloads`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import functools
-import gc
-import json
-import statistics
-import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, cast, final
 
 import trio
 import zmq
@@ -76,13 +73,11 @@ import zmq.asyncio
 from trio.lowlevel import cancel_shielded_checkpoint, checkpoint_if_cancelled, wait_readable
 
 import trio_zmq
-from trio_zmq._cli._command import positive_int
 
-from .arguments import add_selection, positive_float
-from .environment import describe, environment
-from .progress import progress
+from . import loops
+from .arguments import positive_int
+from .framework import Implementation, Plan, Tables, Workload, WorkloadSet, find_row
 
-PROG = "python -m benchmarks wake"
 PAYLOAD = b"x" * 64
 #: What warms up a pipeline (the workers answer it like any job).
 WARMUP = b"warm-up"
@@ -93,24 +88,14 @@ FAN_IN_SENDERS = 16
 ROUTER_CLIENTS = 16
 RING_TASKS = 3
 
-GROUPS = ("pipeline", "ping-pong", "ring", "fan-in", "router")
 BASELINE = "zmq_asyncio"
 SUBJECT = "trio_zmq"
 FLOOR = "naive"
-DEFAULT_JSON = Path("bench-results/wake.json")
 
 _NOBLOCK = int(zmq.NOBLOCK)
 _EVENTS = int(zmq.EVENTS)
 _POLLIN = int(zmq.POLLIN)
 _POLLOUT = int(zmq.POLLOUT)
-
-
-class WakeError(Exception):
-    """The benchmark could not finish; the message says where and why."""
-
-
-class TrialTimeout(Exception):
-    """A trial did not finish before its deadline."""
 
 
 # ----------------------------------------------------------------------
@@ -159,6 +144,8 @@ Body = Callable[[Api], Awaitable[float]]
 #: Runs a body in a fresh event loop and context, within a deadline
 #: (seconds); raises TrialTimeout when it passes.
 Runner = Callable[[Body, float], float]
+#: A workload's shape: (api, jobs) -> rate per second.
+Shape = Callable[[Api, int], Awaitable[float]]
 
 
 # -- on trio --------------------------------------------------------------
@@ -362,54 +349,36 @@ async def _naive_api() -> AsyncIterator[Api]:
         api.close()  # the trial's tasks are over: nobody waits on an FD
 
 
-def _on_trio(open_api: Callable[[], AbstractAsyncContextManager[Api]]) -> Runner:
-    """Runs a body on trio, with the Api ``open_api`` opens and closes."""
+@asynccontextmanager
+async def _zmq_asyncio_api() -> AsyncIterator[Api]:
+    api = _AsyncioApi(zmq.asyncio.Context())
+    try:
+        yield api
+    finally:
+        api.close()
+
+
+def runner(
+    loop: loops.Loop[float], open_api: Callable[[], AbstractAsyncContextManager[Api]]
+) -> Runner:
+    """Runs a body on ``loop``, with the Api ``open_api`` opens and closes."""
 
     def run(body: Body, timeout: float) -> float:
         async def main() -> float:
-            with trio.fail_after(timeout):
-                async with open_api() as api:
-                    return await body(api)
+            async with open_api() as api:
+                return await body(api)
 
-        try:
-            return trio.run(main)
-        except trio.TooSlowError:
-            raise TrialTimeout from None
+        return loop(main, timeout)
 
     return run
 
 
-_run_trio_zmq = _on_trio(_trio_zmq_api)
-_run_naive = _on_trio(_naive_api)
-
-
-def _run_zmq_asyncio(body: Body, timeout: float) -> float:
-    async def main() -> float:
-        api = _AsyncioApi(zmq.asyncio.Context())
-        try:
-            return await asyncio.wait_for(body(api), timeout)
-        finally:
-            api.close()
-
-    try:
-        return asyncio.run(main())
-    except asyncio.TimeoutError:
-        raise TrialTimeout from None
-
-
-@dataclasses.dataclass(frozen=True)
-class Implementation:
-    key: str
-    label: str
-    run: Runner
-
-
-IMPLEMENTATIONS = (
-    Implementation(SUBJECT, "trio_zmq", _run_trio_zmq),
-    Implementation(BASELINE, "zmq.asyncio", _run_zmq_asyncio),
-    Implementation(FLOOR, "naive trio loop", _run_naive),
+#: In table order.  Each round runs them in this order, rotated by one.
+IMPLEMENTATIONS: tuple[Implementation[Runner], ...] = (
+    Implementation(SUBJECT, "trio_zmq", runner(loops.on_trio, _trio_zmq_api)),
+    Implementation(BASELINE, "zmq.asyncio", runner(loops.on_asyncio, _zmq_asyncio_api)),
+    Implementation(FLOOR, "naive trio loop", runner(loops.on_trio, _naive_api)),
 )
-_LABELS = {impl.key: impl.label for impl in IMPLEMENTATIONS}
 
 
 # ----------------------------------------------------------------------
@@ -569,20 +538,11 @@ async def router(api: Api, jobs: int) -> float:
     return each * len(clients) / elapsed
 
 
-@dataclasses.dataclass(frozen=True)
-class Workload:
-    key: str
-    #: What --only selects it by (see GROUPS).
-    group: str
-    title: str
-    unit: str
-    #: (api, jobs) -> rate per second.
-    body: Callable[[Api, int], Awaitable[float]]
-
-
-WORKLOADS = (
-    *(
-        Workload(
+def workloads(jobs: int) -> list[Workload[Body]]:
+    """Every wake workload, ``jobs`` jobs a trial, in report order."""
+    detail = f"{jobs} jobs per trial"
+    shapes: list[tuple[str, str, str, str, Shape]] = [
+        (
             f"pipeline-{transport}-{workers}",
             "pipeline",
             f"pipeline over {transport}, {workers} worker{'s' if workers > 1 else ''}",
@@ -591,117 +551,67 @@ WORKLOADS = (
         )
         for transport in ("inproc", "tcp")
         for workers in PIPELINE_WORKERS
-    ),
-    Workload("ping-pong", "ping-pong", "ping-pong over an inproc PAIR", "round trips/s", ping_pong),
-    Workload(
-        "ring",
-        "ring",
-        f"ring of {RING_TASKS} tasks over inproc PAIRs",
-        "hops/s",
-        ring,
-    ),
-    Workload(
-        "fan-in",
-        "fan-in",
-        f"fan-in: {FAN_IN_SENDERS} senders -> 1 receiver, inproc",
-        "messages/s",
-        fan_in,
-    ),
-    Workload(
-        "router",
-        "router",
-        f"ROUTER server, {ROUTER_CLIENTS} DEALER clients, inproc",
-        "requests/s",
-        router,
-    ),
-)
+    ]
+    shapes += [
+        ("ping-pong", "ping-pong", "ping-pong over an inproc PAIR", "round trips/s", ping_pong),
+        ("ring", "ring", f"ring of {RING_TASKS} tasks over inproc PAIRs", "hops/s", ring),
+        (
+            "fan-in",
+            "fan-in",
+            f"fan-in: {FAN_IN_SENDERS} senders -> 1 receiver, inproc",
+            "messages/s",
+            fan_in,
+        ),
+        (
+            "router",
+            "router",
+            f"ROUTER server, {ROUTER_CLIENTS} DEALER clients, inproc",
+            "requests/s",
+            router,
+        ),
+    ]
+    return [
+        Workload(key, title, unit, _body(shape, jobs), group, detail=detail)
+        for key, group, title, unit, shape in shapes
+    ]
+
+
+def _body(shape: Shape, jobs: int) -> Body:
+    """``shape`` with ``jobs`` jobs."""
+    return lambda api: shape(api, jobs)
+
+
+async def busy(api: Api, jobs: int) -> float:
+    """``jobs`` sends, then ``jobs`` receives, by one task on an inproc PAIR
+    whose high-water marks hold them all: nothing waits.  (No wake table
+    has it: ``python -m benchmarks instructions`` counts it.)"""
+    sender = api.socket(zmq.PAIR)
+    receiver = _connected(api, zmq.PAIR, _bind(sender, "inproc", "busy"))
+    for sock in (sender, receiver):
+        zsock: Any = getattr(sock, "zmq_socket", sock)  # pyzmq's own
+        zsock.setsockopt(zmq.SNDHWM, jobs + 1)
+        zsock.setsockopt(zmq.RCVHWM, jobs + 1)
+    send, receive = api.sender(sender), api.receiver(receiver)
+    started = time.perf_counter()
+    await _send_n(send, jobs)
+    await _receive_n(receive, jobs)
+    return jobs / (time.perf_counter() - started)
+
+
+def busy_workload(jobs: int) -> Workload[Body]:
+    return Workload(
+        "busy",
+        "busy: a send and a receive, nothing waits",
+        "jobs/s",
+        _body(busy, jobs),
+        "busy",
+        detail=f"{jobs} jobs per trial",
+    )
 
 
 # ----------------------------------------------------------------------
-# Running the rounds
+# The set
 # ----------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class WakeOptions:
-    rounds: int = 5
-    jobs: int = 20_000
-    timeout: float = 60.0
-    #: Workload groups to run; empty for all.
-    only: frozenset[str] = frozenset()
-    json_path: Path | None = DEFAULT_JSON
-    quick: bool = False
-
-
-QUICK = WakeOptions(rounds=2, jobs=400, quick=True)
-
-#: {workload key: {implementation key: [rate per round]}}
-Rates = dict[str, dict[str, list[float]]]
-
-
-def selected(options: WakeOptions) -> list[Workload]:
-    return [w for w in WORKLOADS if not options.only or w.group in options.only]
-
-
-def run_trial(impl: Implementation, workload: Workload, options: WakeOptions) -> float:
-    """One trial's rate per second.
-
-    Raises:
-      TrialTimeout: it did not finish within ``options.timeout`` seconds.
-    """
-    gc.collect()  # every trial starts with the same (empty) garbage
-    jobs = options.jobs
-    return impl.run(lambda api: workload.body(api, jobs), options.timeout)
-
-
-def run_rounds(options: WakeOptions, workloads: Sequence[Workload]) -> Rates:
-    """Every round: every workload under every implementation, the
-    implementations' order rotated each round; a progress line per workload.
-
-    Raises:
-      WakeError: a trial missed its deadline.
-    """
-    rates: Rates = {w.key: {impl.key: [] for impl in IMPLEMENTATIONS} for w in workloads}
-    for round_index in range(options.rounds):
-        shift = round_index % len(IMPLEMENTATIONS)
-        order = IMPLEMENTATIONS[shift:] + IMPLEMENTATIONS[:shift]
-        for workload in workloads:
-            for impl in order:
-                try:
-                    rate = run_trial(impl, workload, options)
-                except TrialTimeout:
-                    raise WakeError(
-                        f"{impl.label}, {workload.title}, round {round_index + 1}: "
-                        f"not done within {options.timeout:g} s"
-                    ) from None
-                rates[workload.key][impl.key].append(rate)
-            figures = ", ".join(
-                f"{impl.label} {rates[workload.key][impl.key][-1]:,.0f}" for impl in order
-            )
-            progress(
-                f"  round {round_index + 1}/{options.rounds}, {workload.title} "
-                f"({workload.unit}): {figures}"
-            )
-    return rates
-
-
-# ----------------------------------------------------------------------
-# The report
-# ----------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class Row:
-    impl: str
-    median: float
-    best: float
-
-
-def rows(per_impl: dict[str, list[float]]) -> dict[str, Row]:
-    """Median and best (highest) rate of each implementation."""
-    return {
-        key: Row(key, statistics.median(values), max(values)) for key, values in per_impl.items()
-    }
 
 
 def park_and_wake_us(hops_per_second: float) -> float:
@@ -710,164 +620,64 @@ def park_and_wake_us(hops_per_second: float) -> float:
     return 1e6 / hops_per_second
 
 
-def render_workload(workload: Workload, table: dict[str, Row], jobs: int, rounds: int) -> str:
-    base, subject, floor = table[BASELINE], table[SUBJECT], table[FLOOR]
-    lines = [
-        f"{workload.title} ({workload.unit}; {jobs} jobs, {rounds} rounds)",
-        f"  {'implementation':<16} {'median':>11} {'best':>11} "
-        f"{'median vs zmq.asyncio':>22} {'best vs zmq.asyncio':>20}",
-    ]
-    for impl in IMPLEMENTATIONS:
-        row = table[impl.key]
-        lines.append(
-            f"  {impl.label:<16} {row.median:>11,.0f} {row.best:>11,.0f} "
-            f"{row.median / base.median:>21.2f}x {row.best / base.best:>19.2f}x"
-        )
-    lines.append(
-        f"  trio_zmq vs naive trio loop: {subject.median / floor.median:.2f}x median, "
-        f"{subject.best / floor.best:.2f}x best"
+@final
+class WakeSet(WorkloadSet[Body, Runner]):
+    name = "wake"
+    help = "wake-up-bound services in one process: trio_zmq, zmq.asyncio, a naive trio loop"
+    description = (
+        "Wake-up-bound workloads in one process (pipelines, ping-pong, a relay ring, "
+        "fan-in, a ROUTER with parked clients), trio_zmq side by side with zmq.asyncio "
+        "and a naive trio loop; also the cost of one park and wake."
     )
-    return "\n".join(lines)
+    implementations = IMPLEMENTATIONS
+    baselines = ((BASELINE, "vs zmq.asyncio"), (FLOOR, "vs naive"))
+    groups = ("pipeline", "ping-pong", "ring", "fan-in", "router")
+    quick_help = "a smoke run of a few seconds: 2 rounds of 400 jobs"
 
-
-def render_park_and_wake(table: dict[str, Row]) -> str:
-    floor = park_and_wake_us(table[FLOOR].median)
-    lines = [
-        "park-and-wake cost: µs per hop of the ring (a send, a park, a wake, a receive)",
-        f"  {'implementation':<16} {'median µs':>10} {'best µs':>10} {'median - naive':>15}",
-    ]
-    for impl in IMPLEMENTATIONS:
-        row = table[impl.key]
-        median = park_and_wake_us(row.median)
-        lines.append(
-            f"  {impl.label:<16} {median:>10.2f} {park_and_wake_us(row.best):>10.2f} "
-            f"{median - floor:>+15.2f}"
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--jobs", type=positive_int, help="jobs per trial (20000; 400 with --quick)"
         )
-    return "\n".join(lines)
 
+    def workloads(self, args: argparse.Namespace, notes: list[str]) -> list[Workload[Body]]:
+        return workloads(args.jobs or (400 if args.quick else 20_000))
 
-def report(options: WakeOptions, workloads: Sequence[Workload], rates: Rates) -> str:
-    """The tables: one per workload, then the park-and-wake cost."""
-    tables = {w.key: rows(rates[w.key]) for w in workloads}
-    sections = [render_workload(w, tables[w.key], options.jobs, options.rounds) for w in workloads]
-    if "ring" in tables:
-        sections.append(render_park_and_wake(tables["ring"]))
-    return "\n\n".join(sections)
+    def trial(
+        self, plan: Plan[Body], workload: Workload[Body], impl: Implementation[Runner]
+    ) -> float:
+        return impl.run(workload.params, plan.timeout)
 
+    def sections(self, plan: Plan[Body], tables: Tables) -> list[str]:
+        """The park-and-wake cost, from the ring's table."""
+        rows = [row for row in tables.get("ring", ()) if row.ok]
+        floor = find_row(rows, FLOOR)
+        if not rows or floor is None:
+            return []
+        lines = [
+            "park-and-wake cost: µs per hop of the ring (a send, a park, a wake, a receive)",
+            f"  {'implementation':<16} {'median µs':>10} {'best µs':>10} {'median - naive':>15}",
+        ]
+        for row in rows:
+            median = park_and_wake_us(row.median)
+            lines.append(
+                f"  {row.label:<16} {median:>10.2f} {park_and_wake_us(row.best):>10.2f} "
+                f"{median - park_and_wake_us(floor.median):>+15.2f}"
+            )
+        return ["\n".join(lines)]
 
-def write_json(
-    path: Path,
-    options: WakeOptions,
-    env: dict[str, Any],
-    workloads: Sequence[Workload],
-    rates: Rates,
-    seconds: float,
-) -> None:
-    """Every round's rate, the medians, bests and ratios, as JSON."""
-    records = []
-    for workload in workloads:
-        table = rows(rates[workload.key])
-        base = table[BASELINE]
-        records.append(
-            {
-                "key": workload.key,
-                "title": workload.title,
-                "unit": workload.unit,
-                "rates": rates[workload.key],
-                "median": {key: row.median for key, row in table.items()},
-                "best": {key: row.best for key, row in table.items()},
-                "median_vs_zmq_asyncio": {
-                    key: row.median / base.median for key, row in table.items()
-                },
-                "best_vs_zmq_asyncio": {key: row.best / base.best for key, row in table.items()},
+    def records(self, plan: Plan[Body], tables: Tables) -> dict[str, Any]:
+        rows = [row for row in tables.get("ring", ()) if row.ok]
+        if not rows:
+            return {}
+        return {
+            "park_and_wake_us": {
+                row.key: {
+                    "median": park_and_wake_us(row.median),
+                    "best": park_and_wake_us(row.best),
+                }
+                for row in rows
             }
-        )
-    document: dict[str, Any] = {
-        "environment": env,
-        "options": {
-            "rounds": options.rounds,
-            "jobs": options.jobs,
-            "timeout": options.timeout,
-            "quick": options.quick,
-            "only": sorted(options.only),
-        },
-        "implementations": _LABELS,
-        "seconds": seconds,
-        "workloads": records,
-    }
-    if "ring" in rates:
-        document["park_and_wake_us"] = {
-            key: {"median": park_and_wake_us(row.median), "best": park_and_wake_us(row.best)}
-            for key, row in rows(rates["ring"]).items()
         }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document, indent=2) + "\n")
 
 
-def run_wake(options: WakeOptions) -> str:
-    """Run every round, write the JSON file if asked, return the report."""
-    workloads = selected(options)
-    env = environment()
-    progress(
-        f"{PROG}: {len(workloads)} workloads x {len(IMPLEMENTATIONS)} implementations, "
-        f"{options.rounds} rounds of {options.jobs} jobs, implementations interleaved\n"
-        f"  {describe(env)}"
-    )
-    started = time.perf_counter()
-    rates = run_rounds(options, workloads)
-    seconds = time.perf_counter() - started
-    header = (
-        f"{PROG}: {options.rounds} rounds, {seconds:.1f} s; {describe(env)}\n"
-        "Rates per second, median and best round; ratios are speed relative to "
-        "zmq.asyncio (>1 is faster), only comparable within one run."
-    )
-    parts = [header, report(options, workloads, rates)]
-    if options.json_path is not None:
-        write_json(options.json_path, options, env, workloads, rates, seconds)
-        parts.append(f"Results: {options.json_path}")
-    return "\n\n".join(parts)
-
-
-# ----------------------------------------------------------------------
-# The command
-# ----------------------------------------------------------------------
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--quick", action="store_true", help="a smoke run of a few seconds: 2 rounds of 400 jobs"
-    )
-    parser.add_argument("--rounds", type=positive_int, help="rounds (5; 2 with --quick)")
-    parser.add_argument(
-        "--jobs", type=positive_int, help="jobs per trial (20000; 400 with --quick)"
-    )
-    parser.add_argument(
-        "--timeout",
-        type=positive_float,
-        default=WakeOptions.timeout,
-        help="seconds a trial may take before the benchmark fails (60)",
-    )
-    add_selection(parser, GROUPS, DEFAULT_JSON)
-
-
-def options_from(args: argparse.Namespace) -> WakeOptions:
-    preset = QUICK if args.quick else WakeOptions()
-    return WakeOptions(
-        rounds=args.rounds or preset.rounds,
-        jobs=args.jobs or preset.jobs,
-        timeout=args.timeout,
-        only=args.only,
-        json_path=args.json,
-        quick=args.quick,
-    )
-
-
-def main(args: argparse.Namespace) -> int:
-    """``python -m benchmarks wake``: 0 if it ran, 1 if a trial failed."""
-    try:
-        text = run_wake(options_from(args))
-    except WakeError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 1
-    print(text)
-    return 0
+SET = WakeSet()

@@ -27,15 +27,17 @@ def test_auth_curve_example_runs() -> None:
     assert lines[1] == "stranger: refused (ZAP status 400)"
 
 
-def test_benchmark_runs() -> None:
+def test_benchmark_runs(tmp_path: Path) -> None:
     result = subprocess.run(
         [
             sys.executable,
             "-m",
-            "benchmarks.auth",
+            "benchmarks",
+            "auth",
             "--rounds=1",
             "--clients=2",
             "--delay=0.01",
+            f"--json={tmp_path / 'auth.json'}",
         ],
         capture_output=True,
         text=True,
@@ -45,7 +47,7 @@ def test_benchmark_runs() -> None:
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    rows = [line.split(" best ")[0].strip() for line in lines if " best " in line]
+    rows = [line[2:28].strip() for line in lines if line.startswith("  ") and "x (" in line]
     authenticators = [
         "trio_zmq (trio)",
         "trio_zmq (asyncio)",

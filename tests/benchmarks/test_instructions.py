@@ -3,28 +3,28 @@ valgrind: the counted child runs here as it would under valgrind)."""
 
 from __future__ import annotations
 
-import argparse
-
 import pytest
 
 from benchmarks import instructions, wake
+from benchmarks.cli import main
 
 
 @pytest.mark.parametrize("impl", instructions.BUSY_IMPLEMENTATIONS)
 def test_the_busy_child_runs_on_each_trio_implementation(impl: str) -> None:
-    assert instructions.run_child("busy", impl, 300) == 0
+    assert instructions.SET.child(["busy", impl, "300"]) == 0
 
 
-def test_every_wake_workload_can_be_counted() -> None:
-    keys = {w.key for w in instructions.WORKLOADS}
-    assert {w.key for w in wake.WORKLOADS} <= keys
+def test_every_wake_workload_can_be_counted_and_picked() -> None:
+    keys = {w.key for w in instructions.every_workload(1)}
+    assert {w.key for w in wake.workloads(1)} <= keys
     assert "busy" in keys
+    assert keys <= set(instructions.SET.groups)  # --only takes keys too
 
 
 def test_an_unknown_workload_is_one_line_and_status_2(capsys: pytest.CaptureFixture[str]) -> None:
-    args = argparse.Namespace(child=None, only="no-such-workload", jobs=1000)
-    status = instructions.main(args)
-    out = capsys.readouterr().out
-    assert status == 2
-    assert len(out.strip().splitlines()) == 1
-    assert "no-such-workload" in out
+    with pytest.raises(SystemExit) as exit_info:
+        main(["instructions", "--only", "no-such-workload"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "no-such-workload" in err
