@@ -262,9 +262,9 @@ class _Asyncio(_Anyio):
     close (:func:`_on_fd_readable`), as zmq.asyncio keeps its reader: a
     registration per sleep (anyio's ``wait_readable``) costs two
     ``epoll_ctl`` calls and a cancel scope per wait.  asyncio's selector is
-    level-triggered, so while nobody watches, the callback consumes the
-    fd's edge itself: it serves the engine, which reads ZMQ_EVENTS.  A loop
-    without ``add_reader`` gets anyio's path.
+    level-triggered, so an fd that stays readable while nobody watches is
+    served by the callback itself, which reads ZMQ_EVENTS and so consumes
+    the edge.  A loop without ``add_reader`` gets anyio's path.
     """
 
     __slots__ = ()
@@ -302,6 +302,7 @@ class _Asyncio(_Anyio):
             return
         future = loop.create_future()
         timer = loop.call_later(timeout, _resolve, future) if timeout else None
+        engine.fd_flagged = False  # it served just now
         engine.watch_scope = future
         engine.sleeper = self
         try:
@@ -348,10 +349,20 @@ def _on_fd_readable(engine: Engine, loop: asyncio.AbstractEventLoop) -> None:
     future = engine.watch_scope
     if isinstance(future, asyncio.Future):
         _resolve(future)
-    elif engine.watcher is None and not engine.closed:
-        # Nobody will look soon: serve whoever waits (parked tasks are
-        # woken) and consume the edge, which a level-triggered selector
-        # would otherwise report again on every turn of the loop.
+    elif engine.watcher is not None or engine.closed:
+        pass  # the watcher is on its way: it serves before it sleeps
+    elif not engine.fd_flagged:
+        # Nobody watches.  Often the report is stale: the selector saw the
+        # fd before the task that was woken by it made its zmq call, which
+        # consumed the edge.  If the fd is still readable on the next turn
+        # of the loop, the report comes again.
+        engine.fd_flagged = True
+    else:
+        # Readable on two turns of the loop with nobody watching: serve
+        # whoever waits (parked tasks are woken) and consume the edge,
+        # which a level-triggered selector would otherwise report again
+        # on every turn.
+        engine.fd_flagged = False
         try:
             engine.serve()
         except (trio.ClosedResourceError, zmq.ZMQError):

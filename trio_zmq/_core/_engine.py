@@ -217,6 +217,7 @@ class Engine:
     __slots__ = (
         "closed",
         "fd",
+        "fd_flagged",
         "fd_loop",
         "handle",
         "pinned",
@@ -250,8 +251,10 @@ class Engine:
         #: (asyncio).
         self.watch_scope: Any = None
         #: The asyncio loop with which the fd stays registered between
-        #: waits, if any (see _backend._Asyncio).
+        #: waits, if any, and whether its reader found the fd readable with
+        #: nobody watching (see _backend._Asyncio).
         self.fd_loop: Any = None
+        self.fd_flagged = False
         #: Per direction: did the last wait in it have to sleep (or park)?
         #: See try_now().
         self.slept = [False, False]
