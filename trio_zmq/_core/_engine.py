@@ -220,6 +220,7 @@ class Engine:
         "fd_flagged",
         "fd_loop",
         "handle",
+        "owed",
         "pinned",
         "queues",
         "sleeper",
@@ -258,6 +259,9 @@ class Engine:
         #: Per direction: did the last wait in it have to sleep (or park)?
         #: See try_now().
         self.slept = [False, False]
+        #: The task whose last wait here slept and returned without a
+        #: schedule point of its own; see wait().
+        self.owed: Any = None
         #: Non-zero while a head is stuck although ZMQ_EVENTS says it may go
         #: on (see _note_stall): the watcher's fd sleep then times out.
         self.stall_backoff = 0.0
@@ -521,8 +525,9 @@ class Engine:
         """Wait until ``attempt`` succeeds, then return its result.
 
         The caller has already executed the backend's cancel point
-        (``before_operation``); this method guarantees a schedule point, and
-        the cancel rule: it either returns the attempt's result or raises
+        (``before_operation``); this method guarantees a schedule point
+        (the sleep, or one after the operation if it did not sleep), and the
+        cancel rule: it either returns the attempt's result or raises
         the loop's cancellation with the attempt never having succeeded.
         ``tag`` marks the wait for :meth:`abort`.
 
@@ -532,6 +537,13 @@ class Engine:
           Exception: whatever the attempt raised, other than zmq.Again, or
             what :meth:`abort` ended the wait with.
         """
+        if self.owed is not None and self.owed is backend.current_task():
+            # This task's last wait here ended without the schedule point a
+            # completed call has after its operation, and it is about to
+            # wait again: have it now, before queueing (nothing has happened
+            # yet), so that the tasks that feed this one get to run first.
+            self.owed = None
+            await backend.after_operation()
         if self.closed:
             raise closed_error()
         self.check_thread()
@@ -584,10 +596,19 @@ class Engine:
                 # Woken to look again, or handed the watcher role.
         finally:
             self._leave(waiter)
-        if not scheduled:
-            # Served by the first look: the socket was ready after all.
-            for direction in directions:
-                self.slept[direction] = False
+        if scheduled:
+            # It slept, and that was the call's schedule point.  The one a
+            # completed call has after its operation is owed: a task that
+            # goes on to wait here again has it first (above), unless an
+            # operation on this socket that did not wait gave it already
+            # (a reply sent between two receives, say).  A consumer woken
+            # for each message would otherwise take one and sleep again
+            # before its producers could run; a ping-pong pays nothing.
+            self.owed = waiter.task
+            return waiter.result.unwrap()
+        # Served by the first look: the socket was ready after all.
+        for direction in directions:
+            self.slept[direction] = False
         await backend.after_operation()
         return waiter.result.unwrap()
 

@@ -255,6 +255,7 @@ class Port:
             with backend.move_on_after(timeout):
                 return await engine.wait(attempt, _DIRECTIONS[direction], backend, tag=tag)
             raise zmq.Again()
+        engine.owed = None  # see Engine.wait
         await backend.after_operation()
         return result
 
