@@ -14,7 +14,9 @@ its first argument names:
   ``monitor --quick``: the poller, the proxy, the ZAP authenticator, an
   unread monitor, each beside pyzmq's;
 * ``nox -s bench -- instructions --only busy``: instructions per job under
-  valgrind (needs valgrind).
+  valgrind (needs valgrind);
+* ``nox -s bench -- syscalls --quick``: system calls per job under strace
+  (needs strace).
 
 ``nox -s soak -- --minutes 30`` runs the soak across test hosts in network
 namespaces (as root; CI runs one minute): see docs/reliability.md.

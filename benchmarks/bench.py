@@ -309,9 +309,8 @@ class BenchSet(WorkloadSet[Spec, Trials]):
         options = BenchOptions(args.messages or preset.messages, preset.sizes, args.quick)
         only: tuple[str, ...] = args.only
         if not only or "idle" in only:
-            idle_counts, note = fit_idle_counts(options.idle_counts)
-            if note is not None:
-                notes.append(note)
+            idle_counts, fitted = fit_idle_counts(options.idle_counts)
+            notes.extend(fitted)
             options = dataclasses.replace(options, idle_counts=idle_counts)
         return plan_workloads(options)
 

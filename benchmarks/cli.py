@@ -22,7 +22,7 @@ from typing import Any
 
 from trio_zmq._cli._command import Parser, run_command
 
-from . import auth, bench, costs, engines, instructions, monitor, poller, proxy, wake
+from . import auth, bench, costs, engines, instructions, monitor, poller, proxy, syscalls, wake
 from .arguments import choice_of, listed, positive_float, positive_int
 from .environment import describe, environment
 from .framework import BenchmarkError, Plan, WorkloadSet, progress, run_rounds, select, summarize
@@ -35,6 +35,7 @@ SETS: tuple[WorkloadSet[Any, Any], ...] = (
     bench.SET,
     wake.SET,
     instructions.SET,
+    syscalls.SET,
     costs.SET,
     engines.SET,
     poller.SET,

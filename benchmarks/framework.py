@@ -119,6 +119,9 @@ class Workload(Generic[P]):
     short: str = ""
     #: More about it, for the JSON file.
     info: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    #: Whether the table quotes the extra figures' best rounds beside their
+    #: medians (else their medians only, for many extras).
+    extras_best: bool = True
 
     @property
     def label(self) -> str:

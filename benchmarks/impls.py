@@ -40,7 +40,8 @@ The async implementations share one loop per shape (:func:`receive_n`,
 only in the calls they make.  Only the trio_zmq channel trial spells its
 receive loop out, because ``async for`` is what it measures.  The trio_zmq
 trials are written once over a :class:`Runtime`, so that "trio_zmq on
-asyncio" runs exactly the code of the trio_zmq row: a row of trio_zmq
+asyncio" and "trio_zmq channels on asyncio" run exactly the code of the
+trio_zmq and trio_zmq channels rows: a row of trio_zmq
 trials on another runtime is ``implementation(KEY, LABEL,
 on_runtime(RUNTIME, TRIALS))`` in ``IMPLEMENTATIONS``.
 
@@ -633,7 +634,7 @@ MEMORY_CHANNEL_ALONE = implementation(
 # ----------------------------------------------------------------------
 #
 # The trials take a Runtime as well as the job: the trio one here, and the
-# anyio-on-asyncio one of the "trio_zmq on asyncio" row.  trio's nursery and
+# anyio-on-asyncio one of the "on asyncio" rows.  trio's nursery and
 # anyio's task group have the same start_soon / cancel_scope shape, so one
 # body serves both.
 
@@ -823,13 +824,16 @@ async def _channels_round_trips(runtime: Runtime, job: Job) -> Measurement:
         return await round_trips(requests.send, replies.receive, [job.payload], job)
 
 
-TRIO_ZMQ_CHANNELS = on_trio(
-    "trio_zmq_channels",
-    "trio_zmq channels",
-    recv=_channels_recv,
-    send=_channels_send,
-    reqrep=_channels_round_trips,
-    dealer=_channels_round_trips,
+#: The channel views' per-message trials.
+CHANNEL_TRIALS: Mapping[str, RuntimeTrial] = {
+    "recv": _channels_recv,
+    "send": _channels_send,
+    "reqrep": _channels_round_trips,
+    "dealer": _channels_round_trips,
+}
+
+TRIO_ZMQ_CHANNELS = implementation(
+    "trio_zmq_channels", "trio_zmq channels", on_runtime(TRIO, CHANNEL_TRIALS)
 )
 
 
@@ -985,7 +989,7 @@ ZMQ_ANYIO = implementation(
 
 
 # ----------------------------------------------------------------------
-# trio_zmq on asyncio: the trio_zmq row's code under anyio.run(backend="asyncio")
+# trio_zmq on asyncio: the trio_zmq rows' code under anyio.run(backend="asyncio")
 # ----------------------------------------------------------------------
 
 
@@ -1011,6 +1015,12 @@ TRIO_ZMQ_ON_ASYNCIO = implementation(
     ),
 )
 
+TRIO_ZMQ_CHANNELS_ON_ASYNCIO = implementation(
+    "trio_zmq_channels_asyncio",
+    "trio_zmq channels on asyncio (anyio)",
+    on_runtime(ANYIO_ASYNCIO, CHANNEL_TRIALS),
+)
+
 
 #: In table order.  Each round runs them in this order, rotated by one.
 IMPLEMENTATIONS = (
@@ -1024,5 +1034,6 @@ IMPLEMENTATIONS = (
     TRIO_ZMQ_CHANNEL_BATCH,
     ZMQ_ASYNCIO,
     TRIO_ZMQ_ON_ASYNCIO,
+    TRIO_ZMQ_CHANNELS_ON_ASYNCIO,
     ZMQ_ANYIO,
 )

@@ -24,8 +24,10 @@ yield, so the comparison would not hold).
 Needs valgrind (``apt-get install valgrind``); under it a run is about 50
 times slower, so the default is 3 000 jobs.
 
-Another count per job (system calls under ``strace -f -c``, say) is another
+Another count per job by a tool that counts a whole process is another
 :class:`Counter` and one more :class:`CountSet` in ``benchmarks.cli.SETS``.
+System calls are counted otherwise, in the measured section only
+(:mod:`benchmarks.syscalls`).
 """
 
 from __future__ import annotations
@@ -45,14 +47,11 @@ from .framework import (
     Implementation,
     Plan,
     Workload,
-    WorkloadSet,
     run_child,
 )
 
 #: The jobs of the run whose count is taken off (start-up, set-up, warm-up).
 SMALL = 200
-#: The implementations the busy workload runs on.
-BUSY_IMPLEMENTATIONS = (wake.SUBJECT, wake.FLOOR)
 
 
 @final
@@ -85,18 +84,10 @@ INSTRUCTIONS = Counter(
 )
 
 
-def every_workload(jobs: int) -> list[Workload[wake.Body]]:
-    """The wake workloads, and busy."""
-    return [*wake.workloads(jobs), wake.busy_workload(jobs)]
-
-
 @final
-class CountSet(WorkloadSet[wake.Body, wake.Runner]):
+class CountSet(wake.CountingSet):
     """The wake workloads, each trial a count per job by ``counter``."""
 
-    implementations = wake.IMPLEMENTATIONS
-    baselines = ((wake.BASELINE, "vs zmq.asyncio"), (wake.FLOOR, "vs naive"))
-    groups = tuple(dict.fromkeys([*wake.SET.groups, *(w.key for w in every_workload(1))]))
     rounds = 1
     quick_rounds = 1
     quick_help = "300 jobs a count"
@@ -124,18 +115,7 @@ class CountSet(WorkloadSet[wake.Body, wake.Runner]):
         jobs = args.jobs or (300 if args.quick else 3_000)
         if jobs <= SMALL:
             raise BenchmarkError(f"--jobs must be more than {SMALL}")
-        return [
-            dataclasses.replace(
-                workload,
-                unit=f"{self.counter.name} per job",
-                higher_is_better=False,
-                info={"jobs": jobs},
-            )
-            for workload in every_workload(jobs)
-        ]
-
-    def applies(self, workload: Workload[wake.Body], impl: Implementation[wake.Runner]) -> bool:
-        return workload.key != "busy" or impl.key in BUSY_IMPLEMENTATIONS
+        return self.counted(jobs, args, notes, unit=f"{self.counter.name} per job")
 
     def trial(
         self,
@@ -159,7 +139,7 @@ class CountSet(WorkloadSet[wake.Body, wake.Runner]):
     def child(self, argv: Sequence[str]) -> int:
         """Run one workload under one implementation: the counted process."""
         workload_key, impl_key, jobs = argv
-        workload = {w.key: w for w in every_workload(int(jobs))}[workload_key]
+        [workload] = wake.named([workload_key], int(jobs))
         impl = {i.key: i for i in self.implementations}[impl_key]
         # What the command imported stays out of the collector's passes, so
         # that the count does not depend on how much that is.

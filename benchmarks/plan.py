@@ -9,10 +9,10 @@ trials do: a kind (which trial every implementation runs, see
 from __future__ import annotations
 
 import dataclasses
-import resource
 from collections.abc import Sequence
 
 from .framework import Workload
+from .limits import fit_counts
 
 #: Workload groups ``--only`` can pick: the kinds, and inproc.
 GROUPS = ("recv", "send", "reqrep", "dealer", "inproc", "pubsub", "idle", "rss")
@@ -246,32 +246,12 @@ def _memory(options: BenchOptions) -> Workload[Spec]:
 #: Descriptors per idle socket in this process: its mailbox's eventfd and
 #: its TCP connection, and one spare (the peer needs one per connection).
 FDS_PER_SOCKET = 3
-#: Descriptors for everything else (the loops, the peer's pipes, ...).
-FD_RESERVE = 256
 
 
-def fit_idle_counts(counts: Sequence[int]) -> tuple[tuple[int, ...], str | None]:
-    """Raise the soft limit on open files so the largest idle count fits.
+def fit_idle_counts(counts: Sequence[int]) -> tuple[tuple[int, ...], list[str]]:
+    """The idle-socket counts that fit the open-file limit, raised if needed
+    (see :func:`benchmarks.limits.fit_counts`), and the notes saying so.
 
-    Called before the peer process starts, which inherits the limit.  If the
-    hard limit is too low, the counts that do not fit are replaced by the
-    largest that does, and the note returned says so.
+    Called before the peer process starts, which inherits the limit.
     """
-    if not counts:
-        return (), None
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    needed = FDS_PER_SOCKET * max(counts) + FD_RESERVE
-    if soft != resource.RLIM_INFINITY and soft < needed:
-        raised = needed if hard == resource.RLIM_INFINITY else min(hard, needed)
-        if raised > soft:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
-            soft = raised
-    if soft == resource.RLIM_INFINITY or soft >= needed:
-        return tuple(counts), None
-    fitting = max(2, (soft - FD_RESERVE) // FDS_PER_SOCKET)
-    kept = sorted({min(count, fitting) for count in counts})
-    note = (
-        f"note: the open-file limit ({soft}, hard {hard}) allows about {fitting} idle "
-        f"sockets, so the idle counts are {kept} instead of {list(counts)}"
-    )
-    return tuple(kept), note
+    return fit_counts(counts, FDS_PER_SOCKET, "idle sockets", least=2)

@@ -32,11 +32,12 @@ def render_table(
     """One workload's table: a row per implementation, figures and ratios."""
     better = "higher" if workload.higher_is_better else "lower"
     detail = f": {workload.detail}" if workload.detail else ""
-    extras = sorted({name for row in rows if row.ok for name in row.extras})
+    extras = list(dict.fromkeys(name for row in rows if row.ok for name in row.extras))
+    kinds = ("median", "best") if workload.extras_best else ("median",)
     columns = [
         "median",
         "best",
-        *(f"{name} {kind}" for name in extras for kind in ("median", "best")),
+        *(f"{name} {kind}" if workload.extras_best else name for name in extras for kind in kinds),
     ]
     references = (
         {heading: find_row(rows, key) for key, heading in baselines} if workload.ratios else {}
@@ -55,7 +56,9 @@ def render_table(
             continue
         figures = [row.median, row.best]
         for name in extras:
-            figures += [row.extra_median(name), row.extra_best(name)]
+            figures.append(row.extra_median(name))
+            if workload.extras_best:
+                figures.append(row.extra_best(name))
         cells = "".join(f"{value:>{NUMBER_WIDTH}{workload.fmt}}" for value in figures)
         cells += "".join(
             f" {ratio_cell(row, reference):>{ratio_width - 1}}" for reference in references.values()

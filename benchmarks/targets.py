@@ -144,6 +144,8 @@ def targets(workloads: Sequence[BenchWorkload]) -> list[Target]:
             goals.append(SpeedTarget(workload, SUBJECT, "memory_channel", 0.9))
             goals.append(SpeedTarget(workload, SUBJECT, "memory_channel_1task", 0.9))
         if spec.kind == "recv" and small:
+            goals.append(SpeedTarget(workload, "trio_zmq_channels", "memory_channel", 0.9))
+        if spec.kind == "recv" and small:
             goals.append(SpeedTarget(workload, SUBJECT, BASELINE, 3.0))
             goals.append(SpeedTarget(workload, "trio_zmq_asyncio", BASELINE, 2.0))
         if spec.kind == "recv":

@@ -3,26 +3,13 @@
 The bench (``python -m benchmarks bench``) measures one busy socket against a
 peer process.  Real applications are services whose tasks mostly wait: a
 message arrives, a parked task wakes, answers, and parks again.  This runs
-such shapes, each in one process and one event loop, with three
-implementations side by side:
-
-* ``trio_zmq``: its public API only (:class:`trio_zmq.Context`,
-  ``Socket.recv``/``send``/``recv_multipart``/``send_multipart``), on trio;
-* ``zmq.asyncio``: pyzmq's own asyncio sockets, on asyncio (the baseline of
-  the ratios);
-* ``naive trio loop``: the floor of what a trio call can cost -- one task per
-  socket, each call ``trio.lowlevel.checkpoint_if_cancelled()``, the
-  non-blocking pyzmq call, and on ``zmq.Again`` a look at ZMQ_EVENTS and, if
-  the socket is still not ready, ``trio.lowlevel.wait_readable`` on ZMQ_FD
-  before trying again; every call ends with
-  ``trio.lowlevel.cancel_shielded_checkpoint()``, so every call is a
-  checkpoint as trio's rule asks.  That includes a call that parked, as
-  trio_zmq's do: without that schedule point a consumer woken by its
-  producer takes the next message in the same step, drains the producer's
-  backlog and then parks for every message (docs/design.md, "Waiting costs
-  what a plain loop costs"), so both implementations keep it and the ratio
-  measures the machinery, not a scheduling difference.  It is correct only
-  with one task per socket, which is all these shapes use.
+such shapes, each in one process and one event loop, under seven
+implementations side by side (:mod:`benchmarks.wake_impls`): trio_zmq's
+sockets and its channel views, each on trio and on asyncio through anyio;
+zmq.asyncio (the baseline of the ratios); and two floors, the simplest
+correct loop a user might write around non-blocking pyzmq calls on trio
+(``trio.lowlevel.wait_readable`` on ZMQ_FD) and on asyncio
+(``loop.add_reader`` on ZMQ_FD).
 
 The workloads (``--jobs`` each, 20 000 by default):
 
@@ -39,44 +26,69 @@ The workloads (``--jobs`` each, 20 000 by default):
   hops/s.  Here every receive parks on every implementation (its message
   needs the two other tasks first), so a hop is one park-and-wake cycle
   with a send and a receive: the report quotes it in microseconds, beside
-  the naive loop's;
+  the naive trio loop's;
 * ``fan-in``: 16 sender tasks, each with its own PUSH, into one PULL
   receiver task; messages/s;
 * ``router``: a server task answering on a ROUTER socket, and 16 client
   tasks, each with its own DEALER, each parked in its request -> reply
-  loop; requests/s.
+  loop; requests/s;
+* ``idle``: K = 1, 100 and 500 PAIR pairs over inproc, on each a task
+  parked in a receive on the far end that echoes what comes; a driver
+  task pings a random pair (the same seeded sequence for every
+  implementation) and awaits the echo; round trips/s.  Once every pair has
+  answered once, untimed, every echo task is parked: a cost per idle
+  socket shows as a rate falling with K.  500 pairs are 1000 sockets: every
+  context has room for them, and the soft limit on open files is raised
+  (up to the hard limit, with a note in the report) if it is too low.
 
-Everything but the tcp pipelines runs over inproc.  The ratios are against
-zmq.asyncio and against the naive loop.  Every trial has a deadline
-(``--timeout``) and fails with a clear message rather than hang.
+Everything but the tcp pipelines runs over inproc.  Every trial has a
+deadline (``--timeout``) and fails with a clear message rather than hang.
 
-The workloads are written once against :class:`Api` (sockets, their calls,
-tasks): an implementation is an ``Api`` and the loop it runs on,
-``Implementation(KEY, LABEL, runner(LOOP, OPEN_API))`` in
-``IMPLEMENTATIONS``; a workload is a function ``(api, jobs) -> rate`` in
-:func:`workloads`.
+Besides a table per workload, the report has a ratio table (a line per
+workload, the ratios the project's targets are read from, see
+:data:`RATIOS`), the idle workloads side by side (the rate at each K, and
+K=500 against K=1), and the cost of one park and wake from the ring.
+
+A workload is a function ``(api, jobs) -> rate`` in :func:`workloads`,
+written once against :class:`~benchmarks.wake_impls.Api`; it calls
+:func:`start` and :func:`rate` at the ends of its measured section, which is
+where ``python -m benchmarks syscalls`` counts.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import dataclasses
 import functools
+import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, Protocol, cast, final
+from collections.abc import Callable, Collection, Sequence
+from typing import Any, final
 
-import trio
 import zmq
-import zmq.asyncio
-from trio.lowlevel import cancel_shielded_checkpoint, checkpoint_if_cancelled, wait_readable
 
-import trio_zmq
-
-from . import loops
 from .arguments import positive_int
 from .framework import Implementation, Plan, Tables, Workload, WorkloadSet, find_row
+from .limits import fit_counts
+from .ratios import Ratio, render_ratios, render_spread
+from .wake_impls import (
+    ASYNCIO_FLOOR,
+    BASELINE,
+    CHANNELS,
+    CHANNELS_ON_ASYNCIO,
+    FLOOR,
+    IMPLEMENTATIONS,
+    ON_ASYNCIO,
+    SUBJECT,
+    Api,
+    Body,
+    Endpoint,
+    Receive,
+    Runner,
+    Send,
+)
+
+__all__ = ["BASELINE", "FLOOR", "IMPLEMENTATIONS", "SUBJECT", "Api", "Body", "Runner"]
 
 PAYLOAD = b"x" * 64
 #: What warms up a pipeline (the workers answer it like any job).
@@ -87,298 +99,57 @@ PIPELINE_WORKERS = (1, 4, 16)
 FAN_IN_SENDERS = 16
 ROUTER_CLIENTS = 16
 RING_TASKS = 3
-
-BASELINE = "zmq_asyncio"
-SUBJECT = "trio_zmq"
-FLOOR = "naive"
-
-_NOBLOCK = int(zmq.NOBLOCK)
-_EVENTS = int(zmq.EVENTS)
-_POLLIN = int(zmq.POLLIN)
-_POLLOUT = int(zmq.POLLOUT)
-
-
-# ----------------------------------------------------------------------
-# What the workloads are written against
-# ----------------------------------------------------------------------
-
-
-class Endpoint(Protocol):
-    """The part of a socket the workloads use directly: where it connects."""
-
-    def bind(self, addr: str) -> object: ...
-    def connect(self, addr: str) -> object: ...
-    def bind_to_random_port(self, addr: str) -> int: ...
-
-
-class Group(Protocol):
-    """The tasks of a workload: a trio nursery, or its equivalent on asyncio.
-
-    Leaving the ``async with`` block waits for every task started in it;
-    :meth:`cancel` ends the ones that wait forever (workers, servers).
-    """
-
-    def start(self, function: Callable[..., Awaitable[object]], *args: Any) -> None: ...
-    def cancel(self) -> None: ...
-
-
-#: A socket's call, bound once before the loop that makes it.
-Receive = Callable[[], Awaitable[Any]]
-Send = Callable[[Any], Awaitable[Any]]
-
-
-class Api(Protocol):
-    """One implementation's sockets and tasks, inside its event loop."""
-
-    def socket(self, socket_type: int) -> Endpoint: ...
-    def receiver(self, sock: Any) -> Receive: ...
-    def sender(self, sock: Any) -> Send: ...
-    def multipart_receiver(self, sock: Any) -> Receive: ...
-    def multipart_sender(self, sock: Any) -> Send: ...
-    def group(self) -> AbstractAsyncContextManager[Group]: ...
-    async def sleep(self, seconds: float) -> None: ...
-
-
-#: A workload's body: runs under an implementation, returns its rate per second.
-Body = Callable[[Api], Awaitable[float]]
-#: Runs a body in a fresh event loop and context, within a deadline
-#: (seconds); raises TrialTimeout when it passes.
-Runner = Callable[[Body, float], float]
-#: A workload's shape: (api, jobs) -> rate per second.
-Shape = Callable[[Api, int], Awaitable[float]]
-
-
-# -- on trio --------------------------------------------------------------
-
-
-class _TrioGroup:
-    def __init__(self, nursery: trio.Nursery) -> None:
-        self._nursery = nursery
-
-    def start(self, function: Callable[..., Awaitable[object]], *args: Any) -> None:
-        self._nursery.start_soon(function, *args)
-
-    def cancel(self) -> None:
-        self._nursery.cancel_scope.cancel()
-
-
-class _OnTrio:
-    """Tasks and sleeps on trio, for the two trio implementations."""
-
-    @asynccontextmanager
-    async def group(self) -> AsyncIterator[Group]:
-        async with trio.open_nursery() as nursery:
-            yield _TrioGroup(nursery)
-
-    async def sleep(self, seconds: float) -> None:
-        await trio.sleep(seconds)
-
-
-class _TrioZmqApi(_OnTrio):
-    """trio_zmq's public API: its context, its sockets' bound methods."""
-
-    def __init__(self, ctx: trio_zmq.Context) -> None:
-        self._ctx = ctx
-
-    def socket(self, socket_type: int) -> Endpoint:
-        return self._ctx.socket(socket_type)
-
-    def receiver(self, sock: trio_zmq.Socket) -> Receive:
-        return sock.recv
-
-    def sender(self, sock: trio_zmq.Socket) -> Send:
-        return sock.send
-
-    def multipart_receiver(self, sock: trio_zmq.Socket) -> Receive:
-        return sock.recv_multipart
-
-    def multipart_sender(self, sock: trio_zmq.Socket) -> Send:
-        return sock.send_multipart
-
-
-def _naive(
-    zsock: zmq.Socket[bytes], operation: Callable[..., Any], ready: int
-) -> Callable[..., Awaitable[Any]]:
-    """The naive trio loop around ``operation`` (a pyzmq call taking flags last).
-
-    ``ready`` is the ZMQ_EVENTS bit the operation needs.  ZMQ_FD signals
-    both directions by becoming readable, so both wait with wait_readable.
-    """
-    fd = cast(int, zsock.getsockopt(zmq.FD))
-    events = zsock.getsockopt
-
-    async def call(*args: Any) -> Any:
-        await checkpoint_if_cancelled()
-        while True:
-            try:
-                result = operation(*args, _NOBLOCK)
-            except zmq.Again:
-                if not cast(int, events(_EVENTS)) & ready:
-                    await wait_readable(fd)
-                continue
-            await cancel_shielded_checkpoint()
-            return result
-
-    return call
-
-
-class _Sockets:
-    """A trial's pyzmq context and the sockets it made, closed together
-    once the trial's tasks are over (pyzmq's context keeps only weak
-    references: a socket must not be left to the garbage collector)."""
-
-    def __init__(self, zctx: zmq.Context[Any]) -> None:
-        self._zctx = zctx
-        self._made: list[zmq.Socket[Any]] = []
-
-    def socket(self, socket_type: int) -> Endpoint:
-        sock: zmq.Socket[Any] = self._zctx.socket(socket_type)
-        self._made.append(sock)
-        return sock
-
-    def close(self) -> None:
-        """Close every socket (LINGER 0), then terminate the context."""
-        for sock in self._made:
-            sock.close(linger=0)
-        self._zctx.term()
-
-
-class _NaiveApi(_OnTrio, _Sockets):
-    """Plain pyzmq sockets, each call the naive trio loop."""
-
-    def receiver(self, sock: zmq.Socket[bytes]) -> Receive:
-        return _naive(sock, sock.recv, _POLLIN)
-
-    def sender(self, sock: zmq.Socket[bytes]) -> Send:
-        return _naive(sock, sock.send, _POLLOUT)
-
-    def multipart_receiver(self, sock: zmq.Socket[bytes]) -> Receive:
-        return _naive(sock, sock.recv_multipart, _POLLIN)
-
-    def multipart_sender(self, sock: zmq.Socket[bytes]) -> Send:
-        return _naive(sock, sock.send_multipart, _POLLOUT)
-
-
-# -- on asyncio -----------------------------------------------------------
-
-
-class _AsyncioGroup:
-    """A nursery of plain asyncio tasks (asyncio.TaskGroup is not in 3.10).
-
-    The first task to fail cancels the host task, which then cancels the
-    others and raises that task's exception.
-    """
-
-    def __init__(self) -> None:
-        host = asyncio.current_task()
-        assert host is not None
-        self._host = host
-        self.tasks: set[asyncio.Task[object]] = set()
-        self.error: BaseException | None = None
-
-    def start(self, function: Callable[..., Awaitable[object]], *args: Any) -> None:
-        task: asyncio.Task[object] = asyncio.ensure_future(function(*args))
-        self.tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def cancel(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-
-    def _done(self, task: asyncio.Task[object]) -> None:
-        if task.cancelled() or task.exception() is None or self.error is not None:
-            return
-        self.error = task.exception()
-        self._host.cancel()
-
-
-@asynccontextmanager
-async def _asyncio_group() -> AsyncIterator[Group]:
-    group = _AsyncioGroup()
-    try:
-        yield group
-        if group.tasks:
-            await asyncio.wait(group.tasks)
-    except asyncio.CancelledError:
-        if group.error is None:
-            raise
-        raise group.error from None
-    finally:
-        group.cancel()
-        if group.tasks:
-            await asyncio.gather(*group.tasks, return_exceptions=True)
-
-
-class _AsyncioApi(_Sockets):
-    """zmq.asyncio's sockets on asyncio, with plain asyncio tasks."""
-
-    def receiver(self, sock: zmq.asyncio.Socket) -> Receive:
-        return sock.recv
-
-    def sender(self, sock: zmq.asyncio.Socket) -> Send:
-        return sock.send
-
-    def multipart_receiver(self, sock: zmq.asyncio.Socket) -> Receive:
-        return sock.recv_multipart
-
-    def multipart_sender(self, sock: zmq.asyncio.Socket) -> Send:
-        return sock.send_multipart
-
-    def group(self) -> AbstractAsyncContextManager[Group]:
-        return _asyncio_group()
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-
-
-# -- running a body under each implementation ----------------------------
-
-
-@asynccontextmanager
-async def _trio_zmq_api() -> AsyncIterator[Api]:
-    async with trio_zmq.Context(linger=0) as ctx:
-        yield _TrioZmqApi(ctx)
-
-
-@asynccontextmanager
-async def _naive_api() -> AsyncIterator[Api]:
-    api = _NaiveApi(zmq.Context())
-    try:
-        yield api
-    finally:
-        api.close()  # the trial's tasks are over: nobody waits on an FD
-
-
-@asynccontextmanager
-async def _zmq_asyncio_api() -> AsyncIterator[Api]:
-    api = _AsyncioApi(zmq.asyncio.Context())
-    try:
-        yield api
-    finally:
-        api.close()
-
-
-def runner(
-    loop: loops.Loop[float], open_api: Callable[[], AbstractAsyncContextManager[Api]]
-) -> Runner:
-    """Runs a body on ``loop``, with the Api ``open_api`` opens and closes."""
-
-    def run(body: Body, timeout: float) -> float:
-        async def main() -> float:
-            async with open_api() as api:
-                return await body(api)
-
-        return loop(main, timeout)
-
-    return run
-
-
-#: In table order.  Each round runs them in this order, rotated by one.
-IMPLEMENTATIONS: tuple[Implementation[Runner], ...] = (
-    Implementation(SUBJECT, "trio_zmq", runner(loops.on_trio, _trio_zmq_api)),
-    Implementation(BASELINE, "zmq.asyncio", runner(loops.on_asyncio, _zmq_asyncio_api)),
-    Implementation(FLOOR, "naive trio loop", runner(loops.on_trio, _naive_api)),
+#: PAIR pairs of the idle workloads, and the seed of the driver's choices.
+IDLE_PAIRS = (1, 100, 500)
+IDLE_SEED = 5
+#: Descriptors per idle pair: each inproc socket's mailbox.
+FDS_PER_PAIR = 2
+
+#: The ratio table's columns, and the targets they are read against.
+RATIOS = (
+    Ratio("tz-asyncio / zmq.asyncio", ON_ASYNCIO, BASELINE, 1.0),
+    Ratio("channels / sockets (trio)", CHANNELS, SUBJECT, 0.95),
+    Ratio("channels / sockets (asyncio)", CHANNELS_ON_ASYNCIO, ON_ASYNCIO, 0.95),
+    Ratio("tz-trio / naive trio", SUBJECT, FLOOR, 0.95, ("pipeline",)),
+    Ratio("tz-trio / zmq.asyncio", SUBJECT, BASELINE, 1.7, ("ping-pong",)),
+    Ratio("naive asyncio / zmq.asyncio", ASYNCIO_FLOOR, BASELINE),
 )
+#: The idle target: round trips with the most pairs at least this times
+#: those with one pair, for trio_zmq on trio and on asyncio.
+IDLE_FLAT = 0.9
+IDLE_SUBJECTS = (SUBJECT, ON_ASYNCIO)
+#: The implementations the busy workload runs on (the counting sets'):
+#: on asyncio a send that succeeds does not yield, so the comparison would
+#: not hold.
+BUSY_IMPLEMENTATIONS = (SUBJECT, FLOOR)
+
+#: A workload's shape: (api, jobs) -> rate per second.
+Shape = Callable[[Api, int], Any]
+
+
+# ----------------------------------------------------------------------
+# The measured section
+# ----------------------------------------------------------------------
+
+#: Called with "start" as a workload's measured section begins and with
+#: "stop N" as it ends (N: the jobs it did); None calls nothing.  The
+#: syscalls set's child process sets it to mark the section in its trace.
+section_marker: Callable[[str], None] | None = None
+
+
+def start() -> float:
+    """The start of a measured section: its clock."""
+    if section_marker is not None:
+        section_marker("start")
+    return time.perf_counter()
+
+
+def rate(started: float, done: int) -> float:
+    """The end of the measured section begun at ``started``: ``done`` jobs per second."""
+    elapsed = time.perf_counter() - started
+    if section_marker is not None:
+        section_marker(f"stop {done}")
+    return done / elapsed
 
 
 # ----------------------------------------------------------------------
@@ -401,9 +172,9 @@ def _connected(api: Api, socket_type: int, address: str) -> Endpoint:
     return sock
 
 
-async def _send_n(send: Send, count: int) -> None:
+async def _send_n(send: Send, message: Any, count: int) -> None:
     for _ in range(count):
-        await send(PAYLOAD)
+        await send(message)
 
 
 async def _receive_n(receive: Receive, count: int) -> None:
@@ -411,9 +182,9 @@ async def _receive_n(receive: Receive, count: int) -> None:
         await receive()
 
 
-async def _request_n(send: Send, receive: Receive, count: int) -> None:
+async def _request_n(send: Send, receive: Receive, message: Any, count: int) -> None:
     for _ in range(count):
-        await send(PAYLOAD)
+        await send(message)
         await receive()
 
 
@@ -422,7 +193,7 @@ async def _echo(receive: Receive, send: Send) -> None:
         await send(await receive())
 
 
-async def _work(receive: Receive, send: Send, name: bytes) -> None:
+async def _work(receive: Receive, send: Send, name: Any) -> None:
     """A pipeline worker: every job is answered with the worker's name."""
     while True:
         await receive()
@@ -440,14 +211,15 @@ async def pipeline(api: Api, jobs: int, workers: int, transport: str) -> float:
         for index in range(workers):
             source = _connected(api, zmq.PULL, jobs_address)
             results = _connected(api, zmq.PUSH, results_address)
-            group.start(_work, api.receiver(source), api.sender(results), b"w%d" % index)
+            name = api.message(b"w%d" % index)
+            group.start(_work, api.receiver(source), api.sender(results), name)
         await _until_every_worker_answers(api, send_job, collect, workers)
-        started = time.perf_counter()
-        group.start(_send_n, send_job, jobs)
+        started = start()
+        group.start(_send_n, send_job, api.message(PAYLOAD), jobs)
         await _receive_n(collect, jobs)
-        elapsed = time.perf_counter() - started
+        jobs_per_second = rate(started, jobs)
         group.cancel()
-    return jobs / elapsed
+    return jobs_per_second
 
 
 async def _until_every_worker_answers(
@@ -456,12 +228,15 @@ async def _until_every_worker_answers(
     """Warm up until every worker has answered: PUSH deals jobs out only to
     the workers connected by then (over tcp, connecting takes a moment).
     Bounded by the trial's deadline."""
-    answered: set[bytes] = set()
+    warmup = api.message(WARMUP)
+    answered: list[Any] = []  # names: bytes, or lists of frames
     while True:
         for _ in range(workers):
-            await send_job(WARMUP)
+            await send_job(warmup)
         for _ in range(workers):
-            answered.add(await collect())
+            name = await collect()
+            if name not in answered:
+                answered.append(name)
         if len(answered) == workers:
             return
         await api.sleep(0.001)
@@ -471,15 +246,15 @@ async def ping_pong(api: Api, jobs: int) -> float:
     """Round trips per second between two tasks over an inproc PAIR."""
     ping = api.socket(zmq.PAIR)
     pong = _connected(api, zmq.PAIR, _bind(ping, "inproc", "ping-pong"))
-    send, receive = api.sender(ping), api.receiver(ping)
+    send, receive, message = api.sender(ping), api.receiver(ping), api.message(PAYLOAD)
     async with api.group() as group:
         group.start(_echo, api.receiver(pong), api.sender(pong))
-        await _request_n(send, receive, 1)  # warm-up
-        started = time.perf_counter()
-        await _request_n(send, receive, jobs)
-        elapsed = time.perf_counter() - started
+        await _request_n(send, receive, message, 1)  # warm-up
+        started = start()
+        await _request_n(send, receive, message, jobs)
+        round_trips = rate(started, jobs)
         group.cancel()
-    return jobs / elapsed
+    return round_trips
 
 
 async def ring(api: Api, jobs: int) -> float:
@@ -493,15 +268,16 @@ async def ring(api: Api, jobs: int) -> float:
     ]
     laps = max(1, jobs // RING_TASKS)
     send, receive = api.sender(outlets[0]), api.receiver(inlets[-1])
+    message = api.message(PAYLOAD)
     async with api.group() as group:
         for index in range(1, RING_TASKS):
             group.start(_echo, api.receiver(inlets[index - 1]), api.sender(outlets[index]))
-        await _request_n(send, receive, 1)  # warm-up
-        started = time.perf_counter()
-        await _request_n(send, receive, laps)
-        elapsed = time.perf_counter() - started
+        await _request_n(send, receive, message, 1)  # warm-up
+        started = start()
+        await _request_n(send, receive, message, laps)
+        hops = rate(started, laps * RING_TASKS)
         group.cancel()
-    return laps * RING_TASKS / elapsed
+    return hops
 
 
 async def fan_in(api: Api, jobs: int) -> float:
@@ -510,14 +286,13 @@ async def fan_in(api: Api, jobs: int) -> float:
     address = _bind(receiver, "inproc", "fan-in")
     senders = [_connected(api, zmq.PUSH, address) for _ in range(FAN_IN_SENDERS)]
     each = max(1, jobs // FAN_IN_SENDERS)
-    receive = api.receiver(receiver)
+    receive, message = api.receiver(receiver), api.message(PAYLOAD)
     async with api.group() as group:
-        started = time.perf_counter()
+        started = start()
         for sender in senders:
-            group.start(_send_n, api.sender(sender), each)
+            group.start(_send_n, api.sender(sender), message, each)
         await _receive_n(receive, each * len(senders))
-        elapsed = time.perf_counter() - started
-    return each * len(senders) / elapsed
+        return rate(started, each * len(senders))
 
 
 async def router(api: Api, jobs: int) -> float:
@@ -527,19 +302,47 @@ async def router(api: Api, jobs: int) -> float:
     address = _bind(server, "inproc", "router")
     clients = [_connected(api, zmq.DEALER, address) for _ in range(ROUTER_CLIENTS)]
     each = max(1, jobs // ROUTER_CLIENTS)
+    message = api.message(PAYLOAD)
     async with api.group() as serving:
         serving.start(_echo, api.multipart_receiver(server), api.multipart_sender(server))
-        started = time.perf_counter()
+        started = start()
         async with api.group() as requesting:
             for client in clients:
-                requesting.start(_request_n, api.sender(client), api.receiver(client), each)
-        elapsed = time.perf_counter() - started
+                requesting.start(
+                    _request_n, api.sender(client), api.receiver(client), message, each
+                )
+        requests = rate(started, each * len(clients))
         serving.cancel()
-    return each * len(clients) / elapsed
+    return requests
 
 
-def workloads(jobs: int) -> list[Workload[Body]]:
-    """Every wake workload, ``jobs`` jobs a trial, in report order."""
+async def idle(api: Api, jobs: int, pairs: int) -> float:
+    """Round trips per second to a random one of ``pairs`` inproc PAIR
+    pairs, each with an echo task parked in a receive on its far end."""
+    message = api.message(PAYLOAD)
+    near_ends: list[tuple[Send, Receive]] = []
+    async with api.group() as group:
+        for index in range(pairs):
+            near = api.socket(zmq.PAIR)
+            far = _connected(api, zmq.PAIR, _bind(near, "inproc", f"idle-{index}"))
+            group.start(_echo, api.receiver(far), api.sender(far))
+            near_ends.append((api.sender(near), api.receiver(near)))
+        for send, receive in near_ends:  # each echo task answers once, then parks
+            await _request_n(send, receive, message, 1)
+        choices = random.Random(IDLE_SEED)
+        picked = [near_ends[choices.randrange(pairs)] for _ in range(jobs)]
+        started = start()
+        for send, receive in picked:
+            await send(message)
+            await receive()
+        round_trips = rate(started, jobs)
+        group.cancel()
+    return round_trips
+
+
+def workloads(jobs: int, idle_pairs: Sequence[int] = IDLE_PAIRS) -> list[Workload[Body]]:
+    """Every wake workload, ``jobs`` jobs a trial, in report order; an
+    idle one per count in ``idle_pairs``."""
     detail = f"{jobs} jobs per trial"
     shapes: list[tuple[str, str, str, str, Shape]] = [
         (
@@ -570,15 +373,58 @@ def workloads(jobs: int) -> list[Workload[Body]]:
             router,
         ),
     ]
+    shapes += [
+        (
+            f"idle-{pairs}",
+            "idle",
+            f"idle: {pairs} inproc PAIR pair{'s' if pairs > 1 else ''}, a task parked on "
+            f"each, round trips to a random one",
+            "round trips/s",
+            functools.partial(idle, pairs=pairs),
+        )
+        for pairs in idle_pairs
+    ]
     return [
-        Workload(key, title, unit, _body(shape, jobs), group, detail=detail)
+        Workload(
+            key,
+            title,
+            unit,
+            _body(shape, jobs),
+            group,
+            detail=detail,
+            info={"jobs": jobs, **({"pairs": _pairs(key)} if group == "idle" else {})},
+        )
         for key, group, title, unit, shape in shapes
     ]
+
+
+def _pairs(key: str) -> int:
+    """The pairs of idle workload ``key`` ("idle-500")."""
+    return int(key.removeprefix("idle-"))
 
 
 def _body(shape: Shape, jobs: int) -> Body:
     """``shape`` with ``jobs`` jobs."""
     return lambda api: shape(api, jobs)
+
+
+def planned(jobs: int, only: Collection[str], notes: list[str]) -> list[Workload[Body]]:
+    """The workloads of a run, ``jobs`` jobs a trial: the idle pair counts
+    fitted to the open-file limit, raised if need be (a note says so), when
+    an idle workload is to run (``only`` empty, or naming one)."""
+    pairs: Sequence[int] = IDLE_PAIRS
+    if not only or any(name.startswith("idle") for name in only):
+        pairs, fitted = fit_counts(IDLE_PAIRS, FDS_PER_PAIR, "idle PAIR pairs")
+        notes.extend(fitted)
+    return workloads(jobs, pairs)
+
+
+def named(keys: Sequence[str], jobs: int) -> list[Workload[Body]]:
+    """The workloads ``keys`` name, in that order (``idle-N`` for any N,
+    ``busy`` too): what a child process of a counting set runs."""
+    pairs = [_pairs(key) for key in keys if key.startswith("idle-")]
+    found = {w.key: w for w in [*workloads(jobs, pairs), busy_workload(jobs)]}
+    return [found[key] for key in keys]
 
 
 async def busy(api: Api, jobs: int) -> float:
@@ -592,10 +438,10 @@ async def busy(api: Api, jobs: int) -> float:
         zsock.setsockopt(zmq.SNDHWM, jobs + 1)
         zsock.setsockopt(zmq.RCVHWM, jobs + 1)
     send, receive = api.sender(sender), api.receiver(receiver)
-    started = time.perf_counter()
-    await _send_n(send, jobs)
+    started = start()
+    await _send_n(send, api.message(PAYLOAD), jobs)
     await _receive_n(receive, jobs)
-    return jobs / (time.perf_counter() - started)
+    return rate(started, jobs)
 
 
 def busy_workload(jobs: int) -> Workload[Body]:
@@ -606,7 +452,50 @@ def busy_workload(jobs: int) -> Workload[Body]:
         _body(busy, jobs),
         "busy",
         detail=f"{jobs} jobs per trial",
+        info={"jobs": jobs},
     )
+
+
+# ----------------------------------------------------------------------
+# The summaries
+# ----------------------------------------------------------------------
+
+
+def summaries(
+    workloads: Sequence[Workload[Any]],
+    tables: Tables,
+    ratios: Sequence[Ratio] = RATIOS,
+    idle_flat: float | None = IDLE_FLAT,
+) -> tuple[list[str], dict[str, Any]]:
+    """The ratio table and the idle workloads side by side (the sections of
+    the report; the idle target ``idle_flat``, None for none), and their
+    figures for the JSON file."""
+    counted = sorted(
+        ((_pairs(w.key), w) for w in workloads if w.group == "idle"), key=lambda pair: pair[0]
+    )
+    parts = {
+        "ratios": render_ratios(
+            "Ratios per workload: median (best); >1: the first is faster (for a count per "
+            "job: makes fewer)",
+            workloads,
+            tables,
+            ratios,
+        ),
+        "idle_spread": render_spread(
+            f"idle pairs: {counted[0][1].unit if counted else ''} at each count of pairs, "
+            "median (best), and the most pairs against one pair",
+            counted,
+            tables,
+            idle_flat,
+            IDLE_SUBJECTS,
+        ),
+    }
+    sections, records = [], {}
+    for name, (text, figures) in parts.items():
+        if text is not None:
+            sections.append(text)
+            records[name] = figures
+    return sections, records
 
 
 # ----------------------------------------------------------------------
@@ -623,15 +512,20 @@ def park_and_wake_us(hops_per_second: float) -> float:
 @final
 class WakeSet(WorkloadSet[Body, Runner]):
     name = "wake"
-    help = "wake-up-bound services in one process: trio_zmq, zmq.asyncio, a naive trio loop"
+    help = (
+        "wake-up-bound services in one process: trio_zmq sockets and channels on trio "
+        "and asyncio, zmq.asyncio, naive trio and asyncio loops"
+    )
     description = (
         "Wake-up-bound workloads in one process (pipelines, ping-pong, a relay ring, "
-        "fan-in, a ROUTER with parked clients), trio_zmq side by side with zmq.asyncio "
-        "and a naive trio loop; also the cost of one park and wake."
+        "fan-in, a ROUTER with parked clients, idle pairs with a task parked on each), "
+        "trio_zmq's sockets and channel views on trio and on asyncio (anyio) side by side "
+        "with zmq.asyncio and naive trio and asyncio loops; a ratio table of the targets; "
+        "the cost of one park and wake."
     )
     implementations = IMPLEMENTATIONS
     baselines = ((BASELINE, "vs zmq.asyncio"), (FLOOR, "vs naive"))
-    groups = ("pipeline", "ping-pong", "ring", "fan-in", "router")
+    groups = ("pipeline", "ping-pong", "ring", "fan-in", "router", "idle")
     quick_help = "a smoke run of a few seconds: 2 rounds of 400 jobs"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -640,7 +534,7 @@ class WakeSet(WorkloadSet[Body, Runner]):
         )
 
     def workloads(self, args: argparse.Namespace, notes: list[str]) -> list[Workload[Body]]:
-        return workloads(args.jobs or (400 if args.quick else 20_000))
+        return planned(args.jobs or (400 if args.quick else 20_000), args.only, notes)
 
     def trial(
         self, plan: Plan[Body], workload: Workload[Body], impl: Implementation[Runner]
@@ -648,36 +542,70 @@ class WakeSet(WorkloadSet[Body, Runner]):
         return impl.run(workload.params, plan.timeout)
 
     def sections(self, plan: Plan[Body], tables: Tables) -> list[str]:
-        """The park-and-wake cost, from the ring's table."""
+        """The ratio table, the idle pairs, the park-and-wake cost."""
+        sections, _ = summaries(plan.workloads, tables)
         rows = [row for row in tables.get("ring", ()) if row.ok]
         floor = find_row(rows, FLOOR)
         if not rows or floor is None:
-            return []
+            return sections
         lines = [
             "park-and-wake cost: µs per hop of the ring (a send, a park, a wake, a receive)",
-            f"  {'implementation':<16} {'median µs':>10} {'best µs':>10} {'median - naive':>15}",
+            f"  {'implementation':<28} {'median µs':>10} {'best µs':>10} {'median - naive':>15}",
         ]
         for row in rows:
             median = park_and_wake_us(row.median)
             lines.append(
-                f"  {row.label:<16} {median:>10.2f} {park_and_wake_us(row.best):>10.2f} "
+                f"  {row.label:<28} {median:>10.2f} {park_and_wake_us(row.best):>10.2f} "
                 f"{median - park_and_wake_us(floor.median):>+15.2f}"
             )
-        return ["\n".join(lines)]
+        return [*sections, "\n".join(lines)]
 
     def records(self, plan: Plan[Body], tables: Tables) -> dict[str, Any]:
+        _, records = summaries(plan.workloads, tables)
         rows = [row for row in tables.get("ring", ()) if row.ok]
-        if not rows:
-            return {}
-        return {
-            "park_and_wake_us": {
+        if rows:
+            records["park_and_wake_us"] = {
                 row.key: {
                     "median": park_and_wake_us(row.median),
                     "best": park_and_wake_us(row.best),
                 }
                 for row in rows
             }
-        }
+        return records
 
 
 SET = WakeSet()
+
+
+class CountingSet(WorkloadSet[Body, Runner]):
+    """A set whose figure is a count per job of the wake workloads
+    (``instructions``, ``syscalls``): the wake rows, baselines and
+    workloads (``--only`` also takes a workload's key), and the summaries
+    with the columns of :attr:`ratios`, no idle target."""
+
+    implementations = IMPLEMENTATIONS
+    baselines = SET.baselines
+    groups = tuple(dict.fromkeys([*SET.groups, *(w.key for w in workloads(1)), "busy"]))
+    #: The ratio table's columns.
+    ratios: Sequence[Ratio] = tuple(ratio.untargeted() for ratio in RATIOS)
+
+    def counted(
+        self, jobs: int, args: argparse.Namespace, notes: list[str], **changes: Any
+    ) -> list[Workload[Body]]:
+        """The wake workloads of the run and busy, ``jobs`` jobs each, with
+        ``changes`` (the unit...); the lower the figure the better."""
+        return [
+            dataclasses.replace(workload, higher_is_better=False, **changes)
+            for workload in [*planned(jobs, args.only, notes), busy_workload(jobs)]
+        ]
+
+    def applies(self, workload: Workload[Body], impl: Implementation[Runner]) -> bool:
+        return workload.key != "busy" or impl.key in BUSY_IMPLEMENTATIONS
+
+    def sections(self, plan: Plan[Body], tables: Tables) -> list[str]:
+        sections, _ = summaries(plan.workloads, tables, self.ratios, idle_flat=None)
+        return sections
+
+    def records(self, plan: Plan[Body], tables: Tables) -> dict[str, Any]:
+        _, records = summaries(plan.workloads, tables, self.ratios, idle_flat=None)
+        return records

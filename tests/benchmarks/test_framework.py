@@ -11,6 +11,7 @@ its deadline fails the run with one line saying where.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 from typing import final
@@ -21,6 +22,7 @@ from benchmarks import cli
 from benchmarks.framework import (
     Implementation,
     Plan,
+    Row,
     Sample,
     TrialUnavailable,
     Workload,
@@ -29,6 +31,7 @@ from benchmarks.framework import (
     summarize,
     timed_out,
 )
+from benchmarks.report import render_table
 from trio_zmq._cli._command import Parser
 
 #: What each fake implementation measures, per round.
@@ -173,3 +176,16 @@ def test_the_chart_is_drawn(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert run(FakeSet(), tmp_path, "--rounds", "1", "--chart", str(tmp_path / "c.png")) == 0
     assert f"Chart: {tmp_path / 'c.png'}" in capsys.readouterr().out
     assert (tmp_path / "c.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_table_may_quote_its_extras_medians_only() -> None:
+    extras = {"x": (2.0, 4.0), "w": (1.0, 1.0)}
+    row = Row("a", "A", values=(3.0, 1.0), extras=extras, higher_is_better=False)
+    both = Workload("t", "title", "calls", None, "t", higher_is_better=False)
+    medians = dataclasses.replace(both, extras_best=False)
+    heading, line = render_table(both, [row], ()).splitlines()[1:]
+    assert " ".join(heading.split()) == "implementation median best x median x best w median w best"
+    assert line.split() == ["A", "2", "1", "3", "2", "1", "1"]
+    heading, line = render_table(medians, [row], ()).splitlines()[1:]
+    assert heading.split() == ["implementation", "median", "best", "x", "w"]
+    assert line.split() == ["A", "2", "1", "3", "1"]

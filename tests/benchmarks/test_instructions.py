@@ -9,16 +9,19 @@ from benchmarks import instructions, wake
 from benchmarks.cli import main
 
 
-@pytest.mark.parametrize("impl", instructions.BUSY_IMPLEMENTATIONS)
+@pytest.mark.parametrize("impl", wake.BUSY_IMPLEMENTATIONS)
 def test_the_busy_child_runs_on_each_trio_implementation(impl: str) -> None:
     assert instructions.SET.child(["busy", impl, "300"]) == 0
 
 
+def test_an_idle_child_runs_whatever_its_pair_count() -> None:
+    assert instructions.SET.child(["idle-3", wake.BASELINE, "30"]) == 0
+
+
 def test_every_wake_workload_can_be_counted_and_picked() -> None:
-    keys = {w.key for w in instructions.every_workload(1)}
-    assert {w.key for w in wake.workloads(1)} <= keys
-    assert "busy" in keys
-    assert keys <= set(instructions.SET.groups)  # --only takes keys too
+    keys = [w.key for w in wake.workloads(1)] + ["busy"]
+    assert [w.key for w in wake.named(keys, 1)] == keys
+    assert set(keys) <= set(instructions.SET.groups)  # --only takes keys too
 
 
 def test_an_unknown_workload_is_one_line_and_status_2(capsys: pytest.CaptureFixture[str]) -> None:
