@@ -43,9 +43,9 @@ nox.options.reuse_existing_virtualenvs = True
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 
 #: What tests_lowest and tests_newest run: the library's suites, the examples
-#: against their real peers, the command line and the packaging.  Left out:
-#: tests/docs (the docs extra), tests/benchmarks (the bench extra) and
-#: tests/faults (root and network namespaces), which CI's main run has.
+#: against their real peers, the command line, the docs' snippets and the
+#: packaging.  Left out: tests/benchmarks (the bench extra) and tests/faults
+#: (root, network namespaces and minutes), which CI's main run has.
 SUITE = (
     "tests/core",
     "tests/sockets",
@@ -56,6 +56,7 @@ SUITE = (
     "tests/testing",
     "tests/examples",
     "tests/cli",
+    "tests/docs",
     "tests/test_libzmq.py",
     "tests/test_packaging.py",
 )
