@@ -18,6 +18,8 @@ or asyncio).  The exceptions raised derive from trio's *and* anyio's
 (:class:`ClosedResourceError`, :class:`WouldBlock`, :class:`EndOfStream`).
 """
 
+# First: a libzmq too old for this library fails the import here, saying why.
+from . import _libzmq  # noqa: F401  # isort: skip
 from ._channels._attributes import ZMQAttribute
 from ._channels._channels import ChannelStatistics, MessageReceiveChannel, MessageSendChannel
 from ._core._exceptions import ClosedResourceError, EndOfStream, WouldBlock
@@ -30,6 +32,7 @@ from ._tools._poller import Poller
 from ._tools._proxy import Proxy, ProxyFlushTimeout, ProxyStatistics, proxy, proxy_steerable
 from ._tools._tracker import wait_tracker
 
+#: The one place the version is written: the packaging reads it ([tool.hatch.version]).
 __version__ = "0.1.0"
 
 __all__ = [
