@@ -182,8 +182,7 @@ class MessageReceiveChannel(
         """
         self._check_open()
         if self._held_error is not None or self._held:
-            await _backend.current().checkpoint()
-            return self._next_held()
+            return (await self._receive_held(1))[0]
         frames: list[bytes] = await self._port.operate(RECV, self._attempt, 0, self._closer)
         self._items += 1
         return self._convert(frames)
@@ -216,16 +215,24 @@ class MessageReceiveChannel(
         self._check_open()
         port = self._port
         attempt = port.recv_batch_attempt(max_items, True)
-        if self._held_error is not None:
-            await _backend.current().checkpoint()
-            return [self._next_held()]
-        if self._held:
-            await _backend.current().checkpoint()
-            count = min(max_items, len(self._held))
-            return self._convert_batch([self._held.popleft() for _ in range(count)])
+        if self._held_error is not None or self._held:
+            return await self._receive_held(max_items)
         batch: list[list[bytes]] = await port.operate(RECV, attempt, 0, self._closer)
         self._items += len(batch)
         return self._convert_batch(batch)
+
+    async def _receive_held(self, max_items: int) -> list[T]:
+        """A receive call while the view holds an error or messages: one
+        checkpoint, then the error, or up to ``max_items`` held messages.
+
+        Nothing is taken before the checkpoint, so a call cancelled there
+        leaves everything held for the next.
+        """
+        await _backend.current().checkpoint()
+        if self._held_error is not None:
+            return [self._next_held()]  # raises it
+        count = min(max_items, len(self._held))
+        return self._convert_batch([self._held.popleft() for _ in range(count)])
 
     def _next_held(self) -> T:
         error, self._held_error = self._held_error, None
