@@ -145,12 +145,10 @@ async def _receive_held_before_checkpoint(
 ) -> list[Any]:
     """(MessageReceiveChannel._receive_held) Takes the held error or
     messages first, then the checkpoint: a call cancelled there loses them."""
-    error, self._held_error = self._held_error, None
-    taken = [] if error else [self._held.popleft() for _ in range(min(max_items, len(self._held)))]
-    await _backend.current().checkpoint()
-    if error is not None:
-        raise error
-    return self._convert_batch(taken)
+    try:
+        return self._take_held(max_items)
+    finally:
+        await _backend.current().checkpoint()
 
 
 class CheckpointAfterOperation(_backend.Wrapper):

@@ -584,6 +584,34 @@ async def test_cancelled_receive_leaves_held_messages_held(
         assert "error" not in outcomes  # the first cancelled call took it
 
 
+async def test_batches_served_together_keep_every_error(ctx: trio_zmq.Context, inproc: str) -> None:
+    """Two receive_batch calls wait on one view; four messages come at once,
+    and each batch takes two: a good one, then a bad one.  Both return
+    their good message and hold their error: the next calls raise both,
+    in turn (one held error must not replace the other)."""
+    pull, push, _ = pair(ctx, zmq.PULL, zmq.PUSH, inproc)
+    rx = pull.receive_channel(lambda frames: int(frames[0]))
+    batches: list[list[int]] = []
+
+    async def receiver() -> None:
+        batches.append(await rx.receive_batch(2))
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as nursery:
+            for _ in range(2):
+                nursery.start_soon(receiver)
+                await anyio.wait_all_tasks_blocked()
+            assert pull.statistics().tasks_waiting_receive == 2
+            for frame in (b"0", b"bad1", b"2", b"bad3"):
+                push.send_nowait(frame)
+        assert sorted(batches) == [[0], [2]]
+        for bad in (b"bad1", b"bad3"):
+            with pytest.raises(ValueError, match=str(bad)):
+                await rx.receive_batch()
+        await push.send(b"4")
+        assert await rx.receive_batch() == [4]
+
+
 async def test_channel_rejects_non_sockets() -> None:
     with pytest.raises(TypeError):
         trio_zmq.MessageReceiveChannel(object())  # type: ignore[arg-type]
