@@ -13,6 +13,7 @@ import zmq
 import trio_zmq
 from trio_zmq.testing import unique_endpoint
 
+from tests.broken_engines import broken_engine
 from tests.conftest import ON_EVERY_LOOP
 from tests.helpers import bind, pair, until_readable, until_writable
 
@@ -537,6 +538,78 @@ async def test_deserializer_error_surfaces_at_receive(ctx: trio_zmq.Context, inp
                 results.append(value)
     assert results == [3]
     assert not rx.statistics().view_closed
+
+
+@pytest.mark.parametrize(
+    "variant", [None, "held_taken_before_checkpoint"], ids=["library", "broken"]
+)
+@pytest.mark.parametrize("call", ["receive_batch", "receive"])
+async def test_cancelled_receive_leaves_held_messages_held(
+    ctx: trio_zmq.Context, inproc: str, call: str, variant: str | None
+) -> None:
+    """A batch whose deserializer fails on a message returns the messages
+    before it and holds the error and the messages taken behind it.  A
+    receive call cancelled at its checkpoint takes nothing of that: every
+    call is made twice, cancelled first, and the real ones get the error,
+    then every message, in order.
+
+    ``broken``: the view that takes what it holds before the checkpoint
+    loses it to each cancelled call.
+    """
+    pull, push, _ = pair(ctx, zmq.PULL, zmq.PUSH, inproc)
+    rx = pull.receive_channel(lambda frames: int(frames[0]))
+
+    async def receive() -> list[int]:
+        return await rx.receive_batch() if call == "receive_batch" else [await rx.receive()]
+
+    with anyio.fail_after(5), broken_engine(variant):
+        for frame in (b"0", b"bad", b"2", b"3", b"9"):
+            await push.send(frame)
+        await until_readable(pull)
+        assert await rx.receive_batch() == [0]  # it took all five: holds the rest
+        outcomes: list[int | str] = []
+        while 9 not in outcomes:
+            with anyio.CancelScope() as scope:
+                scope.cancel()
+                await receive()
+            assert scope.cancelled_caught
+            try:
+                outcomes += await receive()
+            except ValueError:
+                outcomes.append("error")
+    if variant is None:
+        assert outcomes == ["error", 2, 3, 9]
+    else:
+        assert outcomes != ["error", 2, 3, 9]
+        assert "error" not in outcomes  # the first cancelled call took it
+
+
+async def test_batches_served_together_keep_every_error(ctx: trio_zmq.Context, inproc: str) -> None:
+    """Two receive_batch calls wait on one view; four messages come at once,
+    and each batch takes two: a good one, then a bad one.  Both return
+    their good message and hold their error: the next calls raise both,
+    in turn (one held error must not replace the other)."""
+    pull, push, _ = pair(ctx, zmq.PULL, zmq.PUSH, inproc)
+    rx = pull.receive_channel(lambda frames: int(frames[0]))
+    batches: list[list[int]] = []
+
+    async def receiver() -> None:
+        batches.append(await rx.receive_batch(2))
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as nursery:
+            for _ in range(2):
+                nursery.start_soon(receiver)
+                await anyio.wait_all_tasks_blocked()
+            assert pull.statistics().tasks_waiting_receive == 2
+            for frame in (b"0", b"bad1", b"2", b"bad3"):
+                push.send_nowait(frame)
+        assert sorted(batches) == [[0], [2]]
+        for bad in (b"bad1", b"bad3"):
+            with pytest.raises(ValueError, match=str(bad)):
+                await rx.receive_batch()
+        await push.send(b"4")
+        assert await rx.receive_batch() == [4]
 
 
 async def test_channel_rejects_non_sockets() -> None:

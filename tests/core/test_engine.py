@@ -16,7 +16,9 @@ from __future__ import annotations
 import contextlib
 import select
 import socket as stdsocket
+import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 import anyio
@@ -32,6 +34,7 @@ from trio_zmq._core import _registry
 from trio_zmq._core._engine import RECV, SEND
 from trio_zmq.testing import unique_endpoint
 
+from tests.broken_engines import broken_engine
 from tests.conftest import ON_EVERY_LOOP
 from tests.helpers import (
     HookedSocket,
@@ -43,6 +46,7 @@ from tests.helpers import (
     engine_of,
     pair,
     seq,
+    until_readable,
 )
 
 pytestmark = ON_EVERY_LOOP
@@ -397,6 +401,192 @@ async def test_probe_does_not_strand_waiter_on_plain_pyzmq_socket(
         zsock.close(linger=0)
 
 
+# The same for calls that do not wait: a ``*_nowait`` call that fails, and a
+# probe-API wait that finds the socket ready.  Their zmq call makes libzmq
+# process the socket's commands, so it eats the edge a task waiting in the
+# *other* direction sleeps on, and the call itself never waits, so it never
+# stands in the queue where wait() would serve.  Each test also runs its
+# scenario against the broken engine that skips this one serve (from
+# tests/broken_engines.py) and checks that it strands the waiter there.
+
+#: libzmq's send looks at the socket's commands at most once per ~1 ms of
+#: CPU ticks: a send failing sooner after the previous one may leave the
+#: edge alone.  The steals that send wait this long first (no task runs).
+SEND_THROTTLE = 0.01
+
+#: A call on the socket that may eat its fd's edge (see below).
+Steal = Callable[[trio_zmq.Socket], Awaitable[None]]
+
+
+def failing_nowait(call: Callable[[trio_zmq.Socket], object]) -> Steal:
+    async def steal(sock: trio_zmq.Socket) -> None:
+        with pytest.raises(anyio.WouldBlock):
+            call(sock)
+
+    return steal
+
+
+def failing_noblock(call: Callable[[trio_zmq.Socket], Awaitable[object]]) -> Steal:
+    async def steal(sock: trio_zmq.Socket) -> None:
+        with pytest.raises(zmq.Again):
+            await call(sock)
+
+    return steal
+
+
+def returning(call: Callable[[trio_zmq.Socket], Awaitable[object]]) -> Steal:
+    async def steal(sock: trio_zmq.Socket) -> None:
+        with anyio.fail_after(PROMPT):
+            await call(sock)
+
+    return steal
+
+
+#: Calls that fail at once, by the direction they fail in (the waiter that
+#: must not be stranded waits in the other one).
+FAILING_NOWAITS: dict[str, tuple[int, Steal]] = {
+    "recv_nowait": (RECV, failing_nowait(lambda s: s.recv_nowait())),
+    "recv_multipart_nowait": (RECV, failing_nowait(lambda s: s.recv_multipart_nowait())),
+    "receive_channel.receive_nowait": (
+        RECV,
+        failing_nowait(lambda s: s.receive_channel().receive_nowait()),
+    ),
+    "recv(NOBLOCK)": (RECV, failing_noblock(lambda s: s.recv(zmq.NOBLOCK))),
+    "send_nowait": (SEND, failing_nowait(lambda s: s.send_nowait(b"x"))),
+    "send_multipart_nowait": (SEND, failing_nowait(lambda s: s.send_multipart_nowait([b"x"]))),
+    "send_channel.send_nowait": (
+        SEND,
+        failing_nowait(lambda s: s.send_channel().send_nowait([b"x"])),
+    ),
+    "send(NOBLOCK)": (SEND, failing_noblock(lambda s: s.send(b"x", zmq.NOBLOCK))),
+}
+
+#: Probe-API waits that return at once, by the direction they wait for.
+READY_WAITS: dict[str, tuple[int, Steal]] = {
+    "trio_zmq.wait_readable": (RECV, returning(trio_zmq.wait_readable)),
+    "wait_readable": (RECV, returning(lambda s: s.wait_readable())),
+    "poll(POLLIN)": (RECV, returning(lambda s: s.poll(flags=zmq.POLLIN))),
+    "trio_zmq.wait_writable": (SEND, returning(trio_zmq.wait_writable)),
+    "wait_writable": (SEND, returning(lambda s: s.wait_writable())),
+    "send_channel.wait_writable": (SEND, returning(lambda s: s.send_channel().wait_writable())),
+    "poll(POLLOUT)": (SEND, returning(lambda s: s.poll(flags=zmq.POLLOUT))),
+}
+
+
+def fill(sock: trio_zmq.Socket) -> None:
+    """Send until ``sock`` takes no more (its peer reads nothing).
+
+    Probing between sends: a failed send may not have looked at commands
+    that make room (see SEND_THROTTLE), a ZMQ_EVENTS read always does.
+    """
+    while trio_zmq.probe(sock, zmq.POLLOUT):
+        sock.send_nowait(b"fill")
+
+
+async def other_direction_served(
+    ctx: trio_zmq.Context, inproc: str, direction: int, ready: bool, steal: Steal
+) -> bool:
+    """A task waits on a DEALER S in the direction opposite to
+    ``direction``, watching S's fd; the peer makes S ready for it (room, or
+    a message); before it runs, ``steal`` makes a call in ``direction`` on
+    S, which finds S ``ready`` in that direction or not.  Return whether
+    the waiter was served before every task blocked."""
+    peer_sock = ctx.socket(zmq.DEALER)
+    peer_sock.rcvhwm = 1
+    peer_sock.bind(inproc)
+    sock = ctx.socket(zmq.DEALER)
+    sock.sndhwm = 1
+    sock.connect(inproc)
+    await establish(peer_sock, sock)
+    if direction == RECV and ready:
+        peer_sock.send_nowait(b"ready")
+        await until_readable(sock)
+    if direction == RECV or not ready:
+        fill(sock)  # a sender must wait, or the failing send fails
+    served = anyio.Event()
+
+    async def waiter() -> None:
+        if direction == RECV:
+            await sock.send(b"late")
+        else:
+            assert await sock.recv() == b"m"
+        served.set()
+
+    async with anyio.create_task_group() as nursery:
+        nursery.start_soon(waiter)
+        await wait_all_tasks_blocked()
+        watcher = engine_of(sock).watcher
+        assert watcher is not None
+        assert list(engine_of(sock).queues[1 - direction]) == [watcher]
+        # ---- one synchronous stretch up to the steal's zmq call
+        if direction == RECV:
+            with contextlib.suppress(anyio.WouldBlock):
+                while True:  # room for the sender
+                    peer_sock.recv_nowait()
+        else:
+            peer_sock.send_nowait(b"m")
+        assert block_until_readable(sock.fileno(), LONG), "S's fd never became readable"
+        if direction == SEND:
+            time.sleep(SEND_THROTTLE)  # noqa: ASYNC251 - no task may run meanwhile
+        await steal(sock)
+        # ----
+        await wait_all_tasks_blocked()
+        nursery.cancel_scope.cancel()
+    return served.is_set()
+
+
+def caught_on(flavour: str, steal_name: str) -> bool:
+    """Can a broken engine's stranding show on ``flavour`` at all?
+
+    On the anyio path (asyncio, trio-anyio-engine) an async call's cancel
+    point is a schedule point, before its zmq call: the loop sees the edge
+    there and wakes the watcher itself, before the call can eat it.  The
+    synchronous ``*_nowait`` calls, and every call on the trio-native path
+    (whose cancel point does not yield), reach the zmq call first.
+    """
+    return flavour == "trio" or steal_name.endswith("_nowait")
+
+
+async def check_steal(
+    ctx: trio_zmq.Context, inproc: str, flavour: str, op: str, ready: bool, variant: str | None
+) -> None:
+    """Run :func:`other_direction_served` with the steal ``op`` (from
+    READY_WAITS if ``ready``, else FAILING_NOWAITS) and check that the
+    waiter was served, or, with the broken ``variant``, stranded."""
+    if variant is not None and not caught_on(flavour, op):
+        pytest.skip("the loop sees the edge at the call's schedule point first (see caught_on)")
+    direction, steal = (READY_WAITS if ready else FAILING_NOWAITS)[op]
+    with broken_engine(variant):
+        served = await other_direction_served(ctx, inproc, direction, ready, steal)
+    assert served is (variant is None)
+
+
+@pytest.mark.parametrize("variant", [None, "nowait_skips_serve"], ids=["library", "broken"])
+@pytest.mark.parametrize("op", list(FAILING_NOWAITS))
+async def test_failed_nowait_does_not_strand_the_other_direction(
+    ctx: trio_zmq.Context, inproc: str, flavour: str, op: str, variant: str | None
+) -> None:
+    """A failed ``*_nowait`` (or NOBLOCK) call serves the waiters in the
+    other direction, whose edge its zmq call may have eaten.
+
+    ``broken``: the engine that skips that serve strands the waiter
+    (wherever ``caught_on`` says the scenario can show it)."""
+    await check_steal(ctx, inproc, flavour, op, False, variant)
+
+
+@pytest.mark.parametrize("variant", [None, "ready_now_skips_serve"], ids=["library", "broken"])
+@pytest.mark.parametrize("op", list(READY_WAITS))
+async def test_ready_wait_does_not_strand_the_other_direction(
+    ctx: trio_zmq.Context, inproc: str, flavour: str, op: str, variant: str | None
+) -> None:
+    """A probe-API wait that finds the socket ready returns at once, and
+    serves the waiters in the other direction first.
+
+    ``broken``: the engine whose quick look skips that serve strands the
+    waiter (on trio: see ``caught_on``)."""
+    await check_steal(ctx, inproc, flavour, op, True, variant)
+
+
 # ----------------------------------------------------------------------------
 # 3. Many waiters on one socket
 # ----------------------------------------------------------------------------
@@ -686,58 +876,122 @@ async def test_newcomer_does_not_overtake_parked_receivers(
 # ----------------------------------------------------------------------------
 
 
+async def router_with_a_full_peer(
+    ctx: trio_zmq.Context, inproc: str
+) -> tuple[HookedSocket, trio_zmq.Socket, trio_zmq.Socket]:
+    """(raw, router, full): a ROUTER_MANDATORY router (over the hookable
+    ``raw``) whose pipe to the DEALER ``full`` is full, while its pipe to
+    another DEALER has room, so ZMQ_EVENTS shows POLLOUT.  Close the
+    router when done (it belongs to no trio_zmq.Context)."""
+    raw = HookedSocket(ctx.zmq_context, zmq.ROUTER)
+    raw.router_mandatory = 1
+    raw.sndhwm = 1
+    router = trio_zmq.Socket.from_socket(raw)
+    router.bind(inproc)
+    full = ctx.socket(zmq.DEALER)
+    full.routing_id = b"full"
+    full.rcvhwm = 1
+    full.connect(inproc)
+    free = ctx.socket(zmq.DEALER)
+    free.routing_id = b"free"
+    free.connect(inproc)
+    with anyio.fail_after(PROMPT):
+        await full.send(b"hello")
+        await free.send(b"hello")
+        for _ in range(2):
+            await router.recv_multipart()
+        with contextlib.suppress(anyio.WouldBlock):
+            while True:  # fill the pipe to "full"
+                router.send_multipart_nowait([b"full", b"fill"])
+        assert trio_zmq.probe(router, zmq.POLLOUT)  # "free" has room
+    return raw, router, full
+
+
+class DrainAt:
+    """A HookedSocket hook: "full" takes everything right after the
+    router's ``failure``-th failed send (1: the first attempt, try_now's;
+    2, 3: the engine's), so that the engine's own ZMQ_EVENTS read after it
+    consumes the fd's edge that announces the room."""
+
+    def __init__(self, failure: int, full: trio_zmq.Socket) -> None:
+        self.failure = failure
+        self.full = full
+        self.failures = 0
+
+    def __call__(self, frames: list[bytes]) -> None:
+        self.failures += 1
+        if self.failures == self.failure:
+            with contextlib.suppress(anyio.WouldBlock):
+                while True:
+                    self.full.recv_nowait()
+
+
+async def assert_late_arrives(full: trio_zmq.Socket) -> None:
+    with anyio.fail_after(PROMPT):
+        while (frame := await full.recv()) != b"late":
+            assert frame == b"fill"
+
+
 @pytest.mark.parametrize("drain_at_failure", [1, 2, 3])
 async def test_router_mandatory_head_unblocks_when_room_comes_mid_serve(
     ctx: trio_zmq.Context, inproc: str, drain_at_failure: int
 ) -> None:
     """A ROUTER_MANDATORY send to a full pipe fails (zmq.Again) although
     ZMQ_EVENTS shows POLLOUT (another peer has room).  The peer makes room
-    right after the n-th failed attempt (1: the first attempt, try_now's;
-    2, 3: the engine's), so the engine's own ZMQ_EVENTS read consumes the fd's edge
-    that announces it: after one failure in a serve pass the engine retries;
-    after the second it must not sleep on the fd for good (it retries on a
-    timer)."""
-    raw = HookedSocket(ctx.zmq_context, zmq.ROUTER)
-    raw.router_mandatory = 1
-    raw.sndhwm = 1
-    router = trio_zmq.Socket.from_socket(raw)
+    right after the n-th failed attempt (see DrainAt), so the engine's own
+    ZMQ_EVENTS read consumes the fd's edge that announces it: after one
+    failure in a serve pass the engine retries; after the second it must
+    not sleep on the fd for good (it retries on a timer)."""
+    raw, router, full = await router_with_a_full_peer(ctx, inproc)
     try:
-        router.bind(inproc)
-        full = ctx.socket(zmq.DEALER)
-        full.routing_id = b"full"
-        full.rcvhwm = 1
-        full.connect(inproc)
-        free = ctx.socket(zmq.DEALER)
-        free.routing_id = b"free"
-        free.connect(inproc)
-        with anyio.fail_after(PROMPT):
-            await full.send(b"hello")
-            await free.send(b"hello")
-            for _ in range(2):
-                await router.recv_multipart()
-            with contextlib.suppress(anyio.WouldBlock):
-                while True:  # fill the pipe to "full"
-                    router.send_multipart_nowait([b"full", b"fill"])
-            assert trio_zmq.probe(router, zmq.POLLOUT)  # "free" has room
-        failures = 0
-
-        def drain_full(frames: list[bytes]) -> None:
-            nonlocal failures
-            failures += 1
-            if failures == drain_at_failure:
-                with contextlib.suppress(anyio.WouldBlock):
-                    while True:
-                        full.recv_nowait()
-
-        raw.on_again = drain_full
+        raw.on_again = hook = DrainAt(drain_at_failure, full)
         with anyio.fail_after(PROMPT):
             await router.send_multipart([b"full", b"late"])
-        # The first attempt (try_now) failed once before the engine's began.
-        assert failures >= drain_at_failure
-        with anyio.fail_after(PROMPT):
-            while (frame := await full.recv()) != b"late":
-                assert frame == b"fill"
+        assert hook.failures >= drain_at_failure
+        await assert_late_arrives(full)
         assert_idle(router)
+    finally:
+        raw.on_again = None
+        router.close()
+
+
+@pytest.mark.parametrize("variant", [None, "stall_without_poke"], ids=["library", "broken"])
+async def test_stalled_head_is_retried_while_another_task_watches(
+    ctx: trio_zmq.Context, inproc: str, variant: str | None
+) -> None:
+    """The same stall, with a receiver holding the watcher role, asleep on
+    the fd without a timeout: the room comes right after the sender's
+    second failure inside its own serve (the third in all), and the read
+    that follows eats its edge.  The stall must poke the watcher, which
+    then retries: the sender is served before every task blocks.
+
+    ``broken``: the engine that starts the timed retries without poking
+    the watcher strands the sender (on every loop: the edge is gone, so
+    not even asyncio's lasting reader sees it).
+    """
+    with broken_engine(variant):
+        raw, router, full = await router_with_a_full_peer(ctx, inproc)
+    sent = anyio.Event()
+
+    async def sender() -> None:
+        await router.send_multipart([b"full", b"late"])
+        sent.set()
+
+    try:
+        async with anyio.create_task_group() as nursery:
+            nursery.start_soon(router.recv_multipart)  # nobody sends: it watches
+            await wait_all_tasks_blocked()
+            assert router.statistics().fd_watched
+            raw.on_again = hook = DrainAt(3, full)
+            nursery.start_soon(sender)
+            await wait_all_tasks_blocked()
+            served = sent.is_set()
+            nursery.cancel_scope.cancel()
+        assert hook.failures >= 3  # the room came as described
+        assert served is (variant is None)
+        if served:
+            await assert_late_arrives(full)
+            assert_idle(router)
     finally:
         raw.on_again = None
         router.close()

@@ -10,6 +10,8 @@ end, the invariants the engine promises:
 * every operation either completed or raised Cancelled (only if we cancelled
   it) or ClosedResourceError (only if its socket was closed);
 * a parked sender is never overtaken by a later sender (FIFO);
+* a batch keeps what it took or sent before an error, and a receive view
+  keeps what it holds through a cancelled call;
 * no lost wake-up: a blocked receiver with a message waiting for it is a bug;
 * no hang (every wait is under a liveness bound);
 * no waiter left in the engine, and the process's fd count unchanged.
@@ -32,11 +34,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import itertools
 import sys
 import tempfile
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Literal
+from typing import Any, Literal, get_args
 
 import anyio
 import anyio.abc
@@ -65,6 +68,9 @@ IO_GRACE = 2.0
 #: After a Disconnect: how long the drain waits for a message it counts in
 #: flight before it takes the message for dropped and feeds the receiver.
 LOSS_GRACE = 0.25
+#: How long the driver's own probe-API wait lasts on a socket that is not
+#: ready (see Runner._driver_wait).
+DRIVER_WAIT = 0.01
 
 Loop = Literal["trio", "asyncio", "trio-anyio-engine"]
 #: The event loops (and engine paths) a program runs on; see :func:`run_on`.
@@ -160,11 +166,13 @@ class StartRecv:
 @dataclasses.dataclass(frozen=True)
 class StartSend:
     """Start ``tasks`` tasks that each send ``count`` messages in a row from
-    ``side``."""
+    ``side``; ``batched``: with ``send_batch`` (each call sends a prefix of
+    the rest; a REQ's stops at the first, with EFSM on the second)."""
 
     side: Side
     count: int = 1
     tasks: int = 1
+    batched: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,13 +183,46 @@ class StartWaitReadable:
 
 
 @dataclasses.dataclass(frozen=True)
+class StartViewRecv:
+    """Start a task that takes one batch of up to ``max_items`` from
+    ``side``'s receive view, cancelled after ``ticks`` scheduler ticks if
+    that is not None (see :class:`StartCancelledAfter`).
+
+    The view's deserializer fails on every odd-numbered message (see
+    :class:`Poison`), so a batch can end early, holding the error and the
+    messages it took behind it for the next call on the view.
+    """
+
+    side: Side
+    max_items: int
+    ticks: int | None = None
+
+
+#: What the driver can do at once on a socket after its own send or
+#: receive: a synchronous library call, or a probe-API wait (see
+#: :meth:`Runner._then`).
+Then = Literal[
+    "nothing",
+    "probe",
+    "events",
+    "recv_nowait",
+    "send_nowait",
+    "view_recv_nowait",
+    "view_send_nowait",
+    "wait_readable",
+    "wait_writable",
+]
+THENS: tuple[Then, ...] = get_args(Then)
+
+
+@dataclasses.dataclass(frozen=True)
 class PeerSendsThen:
     """The driver sends one message from ``side`` without yielding, then at
     once -- before any other task runs -- does ``then`` on the receiving side
     through the library (each such call may eat the fd's edge)."""
 
     side: Side
-    then: Literal["nothing", "probe", "events", "recv_nowait", "send_nowait"] = "nothing"
+    then: Then = "nothing"
     #: How many messages the driver sends in a row first.
     n: int = 1
 
@@ -193,7 +234,7 @@ class DriverRecvThen:
     room may now let through)."""
 
     side: Side
-    then: Literal["nothing", "probe", "events", "send_nowait"] = "nothing"
+    then: Then = "nothing"
     #: How many messages the driver receives in a row first.
     n: int = 1
 
@@ -232,10 +273,10 @@ class SpuriousWakeup:
 
 @dataclasses.dataclass(frozen=True)
 class LibraryOp:
-    """The driver does a synchronous library call on ``side``."""
+    """The driver does a library call on ``side`` (see :meth:`Runner._then`)."""
 
     side: Side
-    op: Literal["probe", "events", "recv_nowait", "send_nowait", "subscribe"]
+    op: Then | Literal["subscribe"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -286,6 +327,7 @@ class Close:
 Step = (
     StartRecv
     | StartSend
+    | StartViewRecv
     | StartWaitReadable
     | PeerSendsThen
     | DriverRecvThen
@@ -321,29 +363,16 @@ sides = st.sampled_from(SIDES)
 def _step_kinds(allow_close: bool) -> dict[str, st.SearchStrategy[Step]]:
     kinds: dict[str, st.SearchStrategy[Step]] = {
         "recv": st.builds(StartRecv, sides, st.integers(1, 3)),
-        "send": st.builds(StartSend, sides, st.integers(1, 3), st.integers(1, 3)),
+        "send": st.builds(StartSend, sides, st.integers(1, 3), st.integers(1, 3), st.booleans()),
+        "view": st.builds(StartViewRecv, sides, st.integers(1, 4), st.none() | st.integers(0, 2)),
         "wait": st.builds(StartWaitReadable, sides),
-        "peer": st.builds(
-            PeerSendsThen,
-            sides,
-            st.sampled_from(["nothing", "probe", "events", "recv_nowait", "send_nowait"]),
-            st.integers(1, 3),
-        ),
-        "driver_recv": st.builds(
-            DriverRecvThen,
-            sides,
-            st.sampled_from(["nothing", "probe", "events", "send_nowait"]),
-            st.integers(1, 3),
-        ),
+        "peer": st.builds(PeerSendsThen, sides, st.sampled_from(THENS), st.integers(1, 3)),
+        "driver_recv": st.builds(DriverRecvThen, sides, st.sampled_from(THENS), st.integers(1, 3)),
         "cancel_after": st.builds(StartCancelledAfter, sides, st.integers(0, 2), st.integers(0, 3)),
         "cancel": st.builds(Cancel, st.integers(0, 7)),
         "cancel_watcher": st.builds(CancelWatcher, sides),
         "spurious": st.builds(SpuriousWakeup, sides),
-        "op": st.builds(
-            LibraryOp,
-            sides,
-            st.sampled_from(["probe", "events", "recv_nowait", "send_nowait", "subscribe"]),
-        ),
+        "op": st.builds(LibraryOp, sides, st.sampled_from([*THENS[1:], "subscribe"])),
         "hwm": st.builds(SetHWM, sides, st.sampled_from([1, 2, 1000])),
         "tick": st.just(Tick()),
         "settle": st.just(Settle()),
@@ -407,11 +436,20 @@ def decode(frames: list[bytes]) -> Message:
     return sender.decode(), seq
 
 
+class Poison(Exception):
+    """What a receive view's deserializer raises for an odd-numbered message:
+    the message is consumed, and the error is what its caller gets."""
+
+    def __init__(self, message: Message) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 @dataclasses.dataclass(eq=False)
 class TaskRecord:
     label: str
     side: Side
-    kind: Literal["recv", "send", "wait"]
+    kind: Literal["recv", "send", "wait", "view"]
     scope: anyio.CancelScope
     #: As the engine records it in ``Waiter.task`` (see :func:`current_task`).
     task: object = None
@@ -425,6 +463,8 @@ class TaskRecord:
     #: For REQ requesters: requests unanswered when libzmq last refused
     #: this task's send with EFSM (judged then, not when the task resumes).
     efsm_unanswered: int = 0
+    #: For senders: with send_batch.
+    batched: bool = False
 
     @property
     def direction(self) -> int:
@@ -439,6 +479,8 @@ class Runner:
         self.ctx = ctx
         self.ipc_dir = ipc_dir
         self.socks: dict[Side, trio_zmq.Socket] = {}
+        #: Each side's receive view, made when first used (see view()).
+        self.views: dict[Side, trio_zmq.MessageReceiveChannel[Message]] = {}
         self.closed: set[Side] = set()
         self.connected = False
         self.address = ""
@@ -451,6 +493,10 @@ class Runner:
         #: ...and as the callers got them (a message taken but not delivered
         #: was lost between the socket and the caller, e.g. to a Cancelled).
         self.delivered: dict[Side, list[Message]] = {"A": [], "B": []}
+        #: Messages that came through a receive view: taken from the socket
+        #: inside a batch, they are noted when a caller gets them, so their
+        #: order is not checked (a held message comes after later ones).
+        self.via_view: set[Message] = set()
         self.cancelled_sends: set[Message] = set()
         #: (earlier, later): `earlier` was parked when `later`'s sender began.
         self.fifo: list[tuple[Message, Message]] = []
@@ -535,11 +581,19 @@ class Runner:
     # --- tasks ------------------------------------------------------------
 
     def _spawn(
-        self, side: Side, kind: Literal["recv", "send", "wait"], count: int = 1
+        self,
+        side: Side,
+        kind: Literal["recv", "send", "wait", "view"],
+        count: int = 1,
+        batched: bool = False,
     ) -> TaskRecord:
+        """Start a task of ``kind``; ``count``: how many messages a sender
+        sends (with send_batch if ``batched``), or a view receiver's
+        ``max_items``."""
         assert self.task_group is not None
         self.counter += 1
         record = TaskRecord(f"{kind}{self.counter}{side}", side, kind, anyio.CancelScope())
+        record.batched = batched
         self.tasks.append(record)
         if kind == "send":
             # FIFO: every sender parked now must go out before this one.
@@ -588,13 +642,26 @@ class Runner:
                         record.outcome = "woken, message taken by an earlier receiver"
                     else:
                         self._received(record.side, frames)
+                elif record.kind == "view":
+                    try:
+                        items = await self.view(record.side).receive_batch(count)
+                    except Poison as poison:
+                        items = [poison.message]
+                    for message in items:
+                        self._view_received(record.side, message)
                 else:
                     dest = other(record.side)
-                    for seq in range(count):
+                    seq = 0
+                    while seq < count:
                         record.current = (record.label, seq)
-                        # send_multipart(), noting the send when libzmq takes
-                        # it (others may run before this task resumes).
-                        await port_of(sock).operate(SEND, self._recording_send(record, dest), 0)
+                        # send_multipart() or send_batch(), noting each send
+                        # when libzmq takes it (others may run before this
+                        # task resumes).
+                        if record.batched:
+                            attempt = self._recording_batch(record, dest, range(seq, count))
+                        else:
+                            attempt = self._recording_send(record, dest)
+                        seq += await port_of(sock).operate(SEND, attempt, 0)
                         if self.topology.req_rep:
                             await self._await_reply(record, sock)
                         record.current = None
@@ -616,6 +683,11 @@ class Runner:
                 if record.current is not None:
                     self.cancelled_sends.add(record.current)
                 return
+            if exc.errno == zmq.EFSM and self.topology.req_rep:
+                raise PropertyViolation(
+                    f"{record.label}: EFSM with no request unanswered (a batch that"
+                    " sent one, then met EFSM on the next, must report the one)"
+                ) from None
             # A ROUTER (mandatory routing) whose peer has closed cannot send.
             if exc.errno != zmq.EHOSTUNREACH or other(record.side) not in self.closed:
                 raise
@@ -646,11 +718,28 @@ class Runner:
         record.phase = "send"
 
     async def echo_server(self) -> None:
-        """REQ/REP: side A answers every request with the request itself."""
+        """REQ/REP: side A answers every request with the request itself.
+
+        Every other request is taken with recv_batch, whose second receive
+        meets EFSM (a REP must reply first): the batch must return the one
+        request it took.
+        """
         rep = self.socks["A"]
         try:
-            while True:
-                frames = await rep.recv_multipart()
+            for count in itertools.count():
+                if count % 2:
+                    frames = await rep.recv_multipart()
+                else:
+                    try:
+                        batch = await rep.recv_batch(3)
+                    except zmq.ZMQError as exc:
+                        # Its first receive cannot fail: we always reply.
+                        raise PropertyViolation(
+                            f"echo server: recv_batch raised {exc!r} after taking a request"
+                        ) from None
+                    if len(batch) != 1:
+                        raise PropertyViolation(f"echo server: a REP took {batch} at once")
+                    frames = batch[0]
                 self._received("A", frames)
                 reply = self._from_frames("A", frames)
                 plain = port_of(rep).send_multipart_attempt(frames, 0, True, False)
@@ -692,25 +781,49 @@ class Runner:
         return self.in_flight("B") - waiting
 
     def _recording_send(self, record: TaskRecord, dest: Side) -> Attempt:
+        """send_multipart() of the sender's current message."""
         assert record.current is not None
         message = record.current
         plain = port_of(self.socks[record.side]).send_multipart_attempt(
             self._frames_to(dest, message), 0, True, False
         )
+        return self._noting(record, dest, plain, lambda _result: [message])
 
-        def attempt(events: int) -> None:
+    def _recording_batch(self, record: TaskRecord, dest: Side, seqs: range) -> Attempt:
+        """send_batch() of the sender's messages numbered ``seqs``."""
+        messages = [(record.label, seq) for seq in seqs]
+        port = port_of(self.socks[record.side])
+        checked = port.check_batch([self._frames_to(dest, message) for message in messages])
+        plain = port.send_batch_attempt(checked, True)
+        return self._noting(record, dest, plain, lambda sent: messages[:sent])
+
+    def _noting(
+        self,
+        record: TaskRecord,
+        dest: Side,
+        plain: Attempt,
+        went_out: Callable[[Any], list[Message]],
+    ) -> Attempt:
+        """``plain``, a send attempt, noting what ``went_out`` of its result
+        when libzmq takes it; the attempt returns how many messages that is."""
+
+        def attempt(events: int) -> int:
             try:
-                plain(events)
+                result = plain(events)
             except zmq.ZMQError as exc:
                 if exc.errno == zmq.EFSM:
                     record.efsm_unanswered = self._unanswered()
                 raise
-            self.sent[dest].append(message)
+            messages = went_out(result)
+            self.sent[dest].extend(messages)
             if self.topology.req_rep:
+                if len(messages) != 1:
+                    raise PropertyViolation(f"{record.label}: a REQ sent {messages} at once")
                 # The request is out: its requester waits for the reply from
                 # now on, not from when it resumes (a reply that comes back
                 # before is not an orphan for the drain to take).
                 record.phase = "recv"
+            return len(messages)
 
         return attempt
 
@@ -731,6 +844,49 @@ class Runner:
         message = self._from_frames(side, frames)
         self.taken[side].append(message)
         self.delivered[side].append(message)
+
+    # --- receive views ------------------------------------------------------
+
+    def view(self, side: Side) -> trio_zmq.MessageReceiveChannel[Message]:
+        """``side``'s receive view; its deserializer raises :class:`Poison`
+        for every odd-numbered message."""
+        if side not in self.views:
+
+            def deserialize(frames: list[bytes]) -> Message:
+                message = self._from_frames(side, frames)
+                if message[1] % 2:
+                    raise Poison(message)
+                return message
+
+            self.views[side] = self.socks[side].receive_channel(deserialize)
+        return self.views[side]
+
+    def held(self, side: Side) -> int:
+        """How many messages ``side``'s view holds (behind a deserializer
+        failure in a batch, the failed one included while its error is)."""
+        view = self.views.get(side)
+        return 0 if view is None else len(view._held)
+
+    def _view_received(self, side: Side, message: Message) -> None:
+        """A caller got ``message`` from a view (as an item, or as Poison)."""
+        self.taken[side].append(message)
+        self.delivered[side].append(message)
+        self.via_view.add(message)
+
+    def _view_recv_nowait(self, side: Side) -> bool:
+        """The driver's receive_nowait() on the view; False if it would block."""
+        from_socket = not self.held(side)
+        ahead = self._queued(side, RECV)
+        try:
+            message = self.view(side).receive_nowait()
+        except anyio.WouldBlock:
+            return False
+        except Poison as poison:
+            message = poison.message
+        self._view_received(side, message)
+        if from_socket:
+            self._not_overtaken(side, "receive_nowait", ahead)
+        return True
 
     # --- steps --------------------------------------------------------------
 
@@ -753,11 +909,17 @@ class Runner:
                 self._usable(side) and self.topology.can_recv(side) and self._driver_may_touch()
             ):
                 self._spawn(side, "wait")
-            case StartSend(side, count, tasks) if self._usable(side) and self.topology.can_send(
+            case StartSend(side, count, tasks, batched) if self._usable(
                 side
-            ):
+            ) and self.topology.can_send(side):
                 for _ in range(tasks):
-                    self._spawn(side, "send", count)
+                    self._spawn(side, "send", count, batched)
+            case StartViewRecv(side, max_items, ticks) if (
+                self._usable(side) and self.topology.can_recv(side) and self._driver_may_touch()
+            ):
+                record = self._spawn(side, "view", max_items)
+                if ticks is not None:
+                    await self._cancel_after(record, ticks)
             case PeerSendsThen(side, then, n) if (
                 self._usable(side)
                 and self._usable(other(side))
@@ -766,8 +928,7 @@ class Runner:
             ):
                 for _ in range(n):
                     self._driver_send(side)
-                if then != "nothing":
-                    self._library_op(other(side), then)
+                await self._then(other(side), then)
             case DriverRecvThen(side, then, n) if (
                 self._usable(side)
                 and self._usable(other(side))
@@ -776,17 +937,14 @@ class Runner:
             ):
                 for _ in range(n):
                     self._library_op(side, "recv_nowait")
-                if then != "nothing":
-                    self._library_op(other(side), then)
+                await self._then(other(side), then)
             case StartCancelledAfter(side, count, ticks) if (
                 self._usable(side)
                 and (self.topology.can_send(side) if count else self.topology.can_recv(side))
                 and (count > 0 or self._driver_may_touch())
             ):
                 record = self._spawn(side, "send" if count else "recv", count)
-                for _ in range(ticks):
-                    await anyio.lowlevel.checkpoint()
-                record.scope.cancel()
+                await self._cancel_after(record, ticks)
             case Cancel(pick):
                 pending = self.pending()
                 if pending:
@@ -799,7 +957,7 @@ class Runner:
             case SpuriousWakeup(side) if self._usable(side):
                 engine_of(self.socks[side])._poke_watcher()
             case LibraryOp(side, op) if self._usable(side):
-                self._library_op(side, op)
+                await self._then(side, op)
             case SetHWM(side, hwm) if (
                 # libzmq 4.3 applies a new HWM to live pipes but not to the
                 # peer's low-water mark: the pipe can stall for good (seen
@@ -825,13 +983,24 @@ class Runner:
             case _:
                 pass  # not applicable in this state: skipped
 
-    def _driver_send(self, side: Side) -> None:
+    async def _cancel_after(self, record: TaskRecord, ticks: int) -> None:
+        for _ in range(ticks):
+            await anyio.lowlevel.checkpoint()
+        record.scope.cancel()
+
+    def _driver_send(self, side: Side, via_view: bool = False) -> None:
+        """The driver's send_multipart_nowait(), or send_nowait() on a send
+        view of ``side``."""
         dest = other(side)
         self.counter += 1
         message = (f"drv{self.counter}{side}", 0)
+        frames = self._frames_to(dest, message)
         ahead = self._queued(side, SEND)
         try:
-            self.socks[side].send_multipart_nowait(self._frames_to(dest, message))
+            if via_view:
+                self.socks[side].send_channel().send_nowait(frames)
+            else:
+                self.socks[side].send_multipart_nowait(frames)
         except anyio.WouldBlock:
             return
         self.sent[dest].append(message)
@@ -863,18 +1032,56 @@ class Runner:
         self._not_overtaken(side, "recv_nowait", ahead)
         return True
 
+    async def _then(self, side: Side, op: str) -> None:
+        """The driver's call ``op`` on ``side``: a probe-API wait (see
+        :meth:`_driver_wait`), or a synchronous call (see :meth:`_library_op`)."""
+        if op in ("wait_readable", "wait_writable"):
+            await self._driver_wait(side, op)
+        elif op != "nothing":
+            self._library_op(side, op)
+
+    async def _driver_wait(self, side: Side, op: str) -> None:
+        """The driver's own wait_readable() or wait_writable() on ``side``.
+
+        On a socket that is ready it returns at once, from one ZMQ_EVENTS
+        read, which may eat the edge that waiters in the other direction
+        sleep on (on trio before any other task runs; on the anyio path the
+        call's cancel point lets the loop run first).  On one that is not,
+        the driver gives up after a moment, which lets the tasks run.
+        """
+        direction = RECV if op == "wait_readable" else SEND
+        if not (
+            self.topology.can_recv(side) if direction == RECV else self.topology.can_send(side)
+        ):
+            return  # a SUB is never writable, a PUB never readable
+        with anyio.move_on_after(DRIVER_WAIT):
+            await (
+                self.socks[side].wait_readable()
+                if direction == RECV
+                else self.socks[side].wait_writable()
+            )
+
     def _library_op(self, side: Side, op: str) -> None:
+        """The driver's synchronous library call ``op`` on ``side``."""
         sock = self.socks[side]
+        touches = op.removeprefix("view_") in ("recv_nowait", "send_nowait")
         if op == "probe":
             trio_zmq.probe(sock, zmq.POLLIN | zmq.POLLOUT)
         elif op == "events":
             sock.get(zmq.EVENTS)
-        elif not self._driver_may_touch() and op in ("recv_nowait", "send_nowait"):
+        elif touches and not self._driver_may_touch():
             sock.setsockopt(zmq.LINGER, 0)  # a library call that keeps the state
         elif op == "recv_nowait" and self.topology.can_recv(side):
             self._recv_nowait(side)
-        elif op == "send_nowait" and self.topology.can_send(side) and self._usable(other(side)):
-            self._driver_send(side)
+        elif op == "view_recv_nowait" and self.topology.can_recv(side):
+            self._view_recv_nowait(side)
+        elif (
+            touches
+            and op.endswith("send_nowait")
+            and self.topology.can_send(side)
+            and self._usable(other(side))
+        ):
+            self._driver_send(side, via_view=op.startswith("view_"))
         elif op == "subscribe" and self.topology.b_type == zmq.SUB and side == "B":
             sock.subscribe(b"unused-topic")
         else:
@@ -884,7 +1091,9 @@ class Runner:
     # --- checks ----------------------------------------------------------------
 
     def in_flight(self, side: Side) -> int:
-        return len(self.sent[side]) - len(self.taken[side])
+        """Messages sent to ``side`` that are still in its socket (or on
+        their way there)."""
+        return len(self.sent[side]) - len(self.taken[side]) - self.held(side)
 
     def _starving(self) -> list[TaskRecord]:
         """Receivers blocked in the engine although a message waits for them."""
@@ -897,7 +1106,7 @@ class Runner:
             blocked = [
                 t
                 for t in self.pending(side=side)
-                if t.kind in ("recv", "wait") and self._is_parked(t)
+                if t.kind in ("recv", "wait", "view") and self._is_parked(t)
             ]
             starving.extend(blocked)
         return starving
@@ -1037,9 +1246,21 @@ class Runner:
                         await anyio.sleep(0.001)  # the echo server is still at work
                 return
             for side in SIDES:
+                if side not in self.closed:
+                    while self.held(side) and self._view_recv_nowait(side):
+                        pass  # what the view holds comes first
+            for side in SIDES:
                 if side in self.closed or self.lossy:
                     continue
                 while self.in_flight(side) > 0:
+                    if self.program.transport == "inproc":
+                        # Nothing is on its way: it is in the socket, or lost.
+                        if not self._recv_nowait(side):
+                            raise PropertyViolation(
+                                f"lost on the way to {side}: {self.in_flight(side)} message(s)"
+                                " sent are neither taken nor in the socket"
+                            )
+                        continue
                     frames = await self.socks[side].recv_multipart()
                     self._received(side, frames)
 
@@ -1079,12 +1300,15 @@ class Runner:
                 lost = [m for m in sent if m not in counts]
                 if lost:
                     raise PropertyViolation(f"lost on the way to {side}: {lost}")
+            # In libzmq's order, but for the messages noted only when a
+            # view's caller got them (see via_view).
+            ordered = [m for m in received if m not in self.via_view]
             last: dict[str, int] = {}
-            for sender, seq in received:
+            for sender, seq in ordered:
                 if seq <= last.get(sender, -1):
-                    raise PropertyViolation(f"reordered from {sender} at {side}: {received}")
+                    raise PropertyViolation(f"reordered from {sender} at {side}: {ordered}")
                 last[sender] = seq
-            position = {m: i for i, m in enumerate(received)}
+            position = {m: i for i, m in enumerate(ordered)}
             for earlier, later in self.fifo:
                 if (
                     earlier in position

@@ -26,6 +26,7 @@ import trio_zmq
 from trio_zmq._core._engine import RECV, SEND
 from trio_zmq.testing import unique_endpoint
 
+from tests.broken_engines import broken_engine
 from tests.helpers import HookedSocket, Peer, assert_idle, bind, seq, unseq, until_readable, waiting
 
 #: Tiny deadlines: 0 cancels at the first checkpoint, the others mid-wait.
@@ -247,6 +248,84 @@ async def test_random_cancellations_with_peer_lose_and_duplicate_nothing(
     with pytest.raises(trio.WouldBlock):
         pull.recv_nowait()
     assert_idle(pull)
+
+
+# ----------------------------------------------------------------------
+# An error other than EAGAIN after the first message keeps the batch
+# ----------------------------------------------------------------------
+
+
+#: What a REQ or REP used out of turn raises.
+EFSM = zmq.ZMQError(zmq.EFSM).strerror
+
+
+def efsm_if_broken(variant: str | None) -> AbstractContextManager[object]:
+    """Where the library returns a partial batch, the broken batch (see
+    tests/broken_engines.py) raises the error it met after the first
+    message."""
+    return nullcontext() if variant is None else pytest.raises(zmq.ZMQError, match=EFSM)
+
+
+@pytest.mark.parametrize("variant", [None, "batch_error_drops_taken"], ids=["library", "broken"])
+@pytest.mark.parametrize("via", ["socket", "channel"])
+async def test_recv_batch_keeps_what_it_took_before_an_error(
+    ctx: trio_zmq.Context, inproc: str, via: str, variant: str | None
+) -> None:
+    """A REP with two requests queued: a batch takes the first, and its
+    second receive raises EFSM (a REP must reply first).  The batch returns
+    the first request; after the reply, the next batch gets the second.
+
+    ``broken``: the batch raises EFSM, and the request it took is lost.
+    """
+    rep = ctx.socket(zmq.REP)
+    rep.bind(inproc)
+    requesters = [ctx.socket(zmq.REQ) for _ in range(2)]
+    with trio.fail_after(5), broken_engine(variant):
+        for n, req in enumerate(requesters):
+            req.connect(inproc)
+            await req.send(b"q%d" % n)
+        await until_readable(rep)
+        receive = rep.recv_batch if via == "socket" else rep.receive_channel().receive_batch
+        for _ in requesters:
+            with efsm_if_broken(variant):
+                batch = await receive()
+            if variant is not None:
+                return  # lost: the REP now waits for a reply to it
+            assert len(batch) == 1
+            with pytest.raises(zmq.ZMQError, match=EFSM):
+                await receive()  # the error comes next, and takes nothing
+            await rep.send(b"re:" + batch[0][0])
+        for n, req in enumerate(requesters):
+            assert await req.recv() == b"re:q%d" % n
+    assert_idle(rep, *requesters)
+
+
+@pytest.mark.parametrize("variant", [None, "batch_error_drops_taken"], ids=["library", "broken"])
+@pytest.mark.parametrize("via", ["socket", "channel"])
+async def test_send_batch_reports_what_it_sent_before_an_error(
+    ctx: trio_zmq.Context, inproc: str, via: str, variant: str | None
+) -> None:
+    """A REQ takes one request, then must have its reply: the second send
+    of a batch raises EFSM.  The batch reports the one request it sent.
+
+    ``broken``: the batch raises EFSM, although the first request went out.
+    """
+    rep = ctx.socket(zmq.REP)
+    rep.bind(inproc)
+    req = ctx.socket(zmq.REQ)
+    req.connect(inproc)
+    send = req.send_batch if via == "socket" else req.send_channel().send_batch
+    with trio.fail_after(5), broken_engine(variant):
+        with efsm_if_broken(variant):
+            assert await send([[b"q0"], [b"q1"]]) == 1
+        assert await rep.recv() == b"q0"  # it went out either way
+        if variant is not None:
+            return
+        await rep.send(b"re:q0")
+        assert await req.recv() == b"re:q0"
+        assert await send([[b"q1"]]) == 1
+        assert await rep.recv() == b"q1"
+    assert_idle(rep, req)
 
 
 # ----------------------------------------------------------------------

@@ -167,11 +167,12 @@ class MessageReceiveChannel(
         super().__init__(socket)
         self._deserializer = deserializer
         self._attempt = self._port.recv_multipart_default
-        # Only after a deserializer failed inside a batch: the messages the
-        # batch had already taken from the socket behind the bad one, and
-        # the error, to be delivered before anything new is received.
-        self._held: deque[list[bytes]] = deque()
-        self._held_error: Exception | None = None
+        # Only after a deserializer failed inside a batch: the error, and
+        # the messages the batch had already taken from the socket behind
+        # the bad one, to be delivered in order before anything new is
+        # received.  One queue for both, as batches served together may
+        # each leave an error.
+        self._held: deque[list[bytes] | Exception] = deque()
 
     async def receive(self) -> T:
         """Receive the next message; a checkpoint, cancel-safe.
@@ -181,9 +182,8 @@ class MessageReceiveChannel(
           Exception: what the deserializer raised (the message is consumed).
         """
         self._check_open()
-        if self._held_error is not None or self._held:
-            await _backend.current().checkpoint()
-            return self._next_held()
+        if self._held:
+            return (await self._receive_held(1))[0]
         frames: list[bytes] = await self._port.operate(RECV, self._attempt, 0, self._closer)
         self._items += 1
         return self._convert(frames)
@@ -191,8 +191,8 @@ class MessageReceiveChannel(
     def receive_nowait(self) -> T:
         """Receive a message now or raise :exc:`trio.WouldBlock`."""
         self._check_open()
-        if self._held_error is not None or self._held:
-            return self._next_held()
+        if self._held:
+            return self._take_held(1)[0]
         frames: list[bytes] = self._port.nowait(RECV, self._attempt)
         self._items += 1
         return self._convert(frames)
@@ -206,7 +206,8 @@ class MessageReceiveChannel(
         a message, the batch ends before it: the messages before it are
         returned and the error is raised by the next receive call, or at
         once if it was the first; the bad message is consumed, and the
-        messages taken behind it are delivered next.  None is lost.
+        messages taken behind it are delivered next.  None is lost, also
+        when several calls that wait together meet such errors.
 
         Raises:
           ValueError: ``max_items`` is not a positive int.
@@ -216,24 +217,42 @@ class MessageReceiveChannel(
         self._check_open()
         port = self._port
         attempt = port.recv_batch_attempt(max_items, True)
-        if self._held_error is not None:
-            await _backend.current().checkpoint()
-            return [self._next_held()]
         if self._held:
-            await _backend.current().checkpoint()
-            count = min(max_items, len(self._held))
-            return self._convert_batch([self._held.popleft() for _ in range(count)])
+            return await self._receive_held(max_items)
         batch: list[list[bytes]] = await port.operate(RECV, attempt, 0, self._closer)
         self._items += len(batch)
-        return self._convert_batch(batch)
+        return self._convert_batch(batch, held=False)
 
-    def _next_held(self) -> T:
-        error, self._held_error = self._held_error, None
-        if error is not None:
-            raise error
-        return self._convert(self._held.popleft())
+    async def _receive_held(self, max_items: int) -> list[T]:
+        """A receive call while the view holds an error or messages: one
+        checkpoint, then the error, or up to ``max_items`` held messages.
 
-    def _convert_batch(self, batch: list[list[bytes]]) -> list[T]:
+        Nothing is taken before the checkpoint, so a call cancelled there
+        leaves everything held for the next.
+        """
+        await _backend.current().checkpoint()
+        return self._take_held(max_items)
+
+    def _take_held(self, max_items: int) -> list[T]:
+        """Raise the held error if it comes first, else return up to
+        ``max_items`` held messages (those before the next error)."""
+        held = self._held
+        first = held[0]
+        if isinstance(first, Exception):
+            held.popleft()
+            raise first
+        batch: list[list[bytes]] = []
+        while held and len(batch) < max_items:
+            frames = held[0]
+            if isinstance(frames, Exception):
+                break
+            batch.append(frames)
+            held.popleft()
+        return self._convert_batch(batch, held=True)
+
+    def _convert_batch(self, batch: list[list[bytes]], held: bool) -> list[T]:
+        """Deserialize ``batch`` (taken from the held messages if ``held``,
+        else from the socket) up to its first bad message."""
         if self._deserializer is None:
             return batch  # type: ignore[return-value]  # T is list[bytes] here
         items: list[T] = []
@@ -241,12 +260,19 @@ class MessageReceiveChannel(
             try:
                 items.append(self._deserializer(frames))
             except Exception as exc:
-                # Keep what the batch took behind the bad message, in order,
-                # ahead of anything the socket holds.
-                self._held.extendleft(reversed(batch[index + 1 :]))
+                # Hold the error (unless it is raised now) and what the
+                # batch took behind the bad message, in order: ahead of the
+                # other held messages if it came from them, else behind
+                # them (a batch served together with another that held
+                # some took its messages after theirs).
+                rest: list[list[bytes] | Exception] = [exc] if items else []
+                rest += batch[index + 1 :]
+                if held:
+                    self._held.extendleft(reversed(rest))
+                else:
+                    self._held.extend(rest)
                 if not items:
                     raise
-                self._held_error = exc
                 return items
         return items
 

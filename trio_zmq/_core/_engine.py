@@ -56,10 +56,11 @@ is stuck, see :meth:`Engine._note_stall`) has a cancel scope, and a poke
 cancels that; on asyncio every fd sleep has one.
 
 Each promise a test may want to break is a small named method of
-:class:`Engine`.  Five of them do the engine's work
-(:meth:`Engine.after_operation`, :meth:`Engine._serve_queue`,
+:class:`Engine`.  Seven of them do the engine's work
+(:meth:`Engine.after_operation`, :meth:`Engine.after_failed_nowait`,
+:meth:`Engine.ready_now`, :meth:`Engine._serve_queue`,
 :meth:`Engine._hand_over`, :meth:`Engine._pass_wake_on`,
-:meth:`Engine._announce_close`); the sixth, :meth:`Engine._ahead`, is
+:meth:`Engine._announce_close`); the eighth, :meth:`Engine._ahead`, is
 :meth:`Engine.try_now`'s FIFO rule, a constant ("yes, queue behind them")
 kept as a method of its own so that a test can break the rule by
 overriding it.  The property suite's broken engines are such subclasses,
@@ -357,6 +358,31 @@ class Engine:
         """
         if self.queues[RECV] or self.queues[SEND]:
             self.serve()
+
+    def after_failed_nowait(self) -> None:
+        """Call when a caller's attempt found the socket not ready and the
+        caller will not wait (a ``*_nowait`` call, or NOBLOCK).
+
+        The failed zmq call processed the socket's commands, which may have
+        consumed the edge that waiters in the other direction sleep on: it
+        is :meth:`after_operation` too, named apart so that a test's engine
+        can break this case alone.
+        """
+        self.after_operation()
+
+    def ready_now(self, mask: int) -> int:
+        """The events of ``mask`` ready now, from a fresh ZMQ_EVENTS read:
+        the probe API's first look, made while nobody waits ahead of the
+        caller in its direction.
+
+        If any is ready, the caller returns without waiting, so the waiters
+        are served here: the read may have consumed the edge they sleep on.
+        If none is, the caller waits, and :meth:`wait` serves.
+        """
+        ready = read_events(self.zsock) & mask
+        if ready:
+            self.after_operation()
+        return ready
 
     # ------------------------------------------------------------------
     # Serving

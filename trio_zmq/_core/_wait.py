@@ -103,9 +103,8 @@ async def wait_events(engine: Engine, mask: int, tag: WaitTag | None = None) -> 
         directions = _DIRECTIONS[mask]
         if not any(engine.queues[d] for d in directions):
             # Nobody is ahead of us: answer from a fresh ZMQ_EVENTS read.
-            ready: int = read_events(engine.zsock) & mask
+            ready = engine.ready_now(mask)
             if ready:
-                engine.after_operation()
                 await backend.after_operation()
                 return ready
             # Not ready: engine.wait() serves once we stand in the queue,

@@ -246,7 +246,7 @@ class Port:
             if noblock:
                 # pyzmq semantics: NOBLOCK means raise instead of waiting.
                 # The attempt may have eaten the fd's edge: serve others.
-                engine.after_operation()
+                engine.after_failed_nowait()
                 await backend.after_operation()
                 raise zmq.Again()
             timeout = self.timeouts[direction]
@@ -264,7 +264,7 @@ class Port:
         checkpoint.  The waiters are served either way."""
         result = self.engine.try_now(direction, attempt, will_wait=False)
         if result is NOT_NOW:
-            self.engine.after_operation()
+            self.engine.after_failed_nowait()
             raise WouldBlock
         return result
 
@@ -345,6 +345,7 @@ class Port:
         if not isinstance(max_items, int) or isinstance(max_items, bool) or max_items < 1:
             raise ValueError(f"max_items must be a positive int, not {max_items!r}")
         recv_multipart = _multipart_receiver(self.zsock, copy, False)
+        batch_error = self.batch_error
 
         def attempt(_events: int) -> list[list[Any]]:
             batch = [recv_multipart(_NOBLOCK)]  # zmq.Again if none
@@ -352,14 +353,26 @@ class Port:
             for _ in range(max_items - 1):
                 try:
                     append(recv_multipart(_NOBLOCK))
-                except zmq.ZMQError:
-                    # EAGAIN ends the batch.  Any other error (EFSM, ...)
-                    # must not throw away what was already taken: return
-                    # the batch; the next call meets the error again.
+                except zmq.ZMQError as exc:
+                    batch_error(exc, len(batch))
                     break
             return batch
 
         return attempt
+
+    @staticmethod
+    def batch_error(exc: zmq.ZMQError, done: int) -> None:
+        """A batch met ``exc`` after ``done`` messages: raise it if ``done``
+        is 0 (zmq.Again: the caller waits; any other error is the caller's),
+        else return, and the batch ends with the messages it has.
+
+        EAGAIN is the usual end of a batch, but any other error (EFSM on a
+        REQ or REP, ...) must not throw away messages already taken or
+        sent either: the next call meets it again.  Both batch loops go
+        through here, so that a test can break the rule in one place.
+        """
+        if not done:
+            raise exc
 
     @staticmethod
     def check_batch(messages: object) -> list[Sequence[Any]]:
@@ -370,15 +383,15 @@ class Port:
         """A prefix of ``checked`` (see :meth:`check_batch`): all the socket
         takes now, at least one message; returns how many."""
         send_multipart = self.multipart_sender(copy, False)
+        batch_error = self.batch_error
 
         def attempt(_events: int) -> int:
             sent = 0
             for parts in checked:
                 try:
                     send_multipart(parts, _NOBLOCK)
-                except zmq.ZMQError:
-                    if not sent:
-                        raise  # zmq.Again: wait; other errors: the caller's
+                except zmq.ZMQError as exc:
+                    batch_error(exc, sent)
                     break  # a prefix went out: report it, stop here
                 sent += 1
             return sent
