@@ -71,7 +71,7 @@ def test_fd_stays_registered_between_waits_and_leaves_with_close(
     run(main)
 
 
-def test_an_idle_socket_does_not_spin_the_loop() -> None:
+def test_an_idle_socket_does_not_spin_the_loop_and_is_let_go() -> None:
     zmq_context_messages = 50
     with zmq.Context() as zctx:
         pull, push = pull_push(zctx, "idle")
@@ -103,6 +103,16 @@ def test_an_idle_socket_does_not_spin_the_loop() -> None:
                 assert [pull.recv_nowait() for _ in range(zmq_context_messages)] == [
                     b"%d" % i for i in range(zmq_context_messages)
                 ]
+                # With nobody waiting, the reader let the fd go rather than
+                # read ZMQ_EVENTS on every report; the next wait takes it
+                # up again.
+                assert engine_of(pull).fd_loop is None
+                assert not loop.remove_reader(pull.fileno())
+                receiver = asyncio.ensure_future(pull.recv())
+                await asyncio.sleep(0.01)
+                assert engine_of(pull).fd_loop is loop
+                await push.send(b"after")
+                assert await receiver == b"after"
 
             run(main)
         finally:

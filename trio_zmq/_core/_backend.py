@@ -264,7 +264,8 @@ class _Asyncio(_Anyio):
     ``epoll_ctl`` calls and a cancel scope per wait.  asyncio's selector is
     level-triggered, so an fd that stays readable while nobody watches is
     served by the callback itself, which reads ZMQ_EVENTS and so consumes
-    the edge.  A loop without ``add_reader`` gets anyio's path.
+    the edge, or, if nobody waits at all, unregistered until the next wait.
+    A loop without ``add_reader`` gets anyio's path.
     """
 
     __slots__ = ()
@@ -357,16 +358,22 @@ def _on_fd_readable(engine: Engine, loop: asyncio.AbstractEventLoop) -> None:
         # consumed the edge.  If the fd is still readable on the next turn
         # of the loop, the report comes again.
         engine.fd_flagged = True
-    else:
-        # Readable on two turns of the loop with nobody watching: serve
-        # whoever waits (parked tasks are woken) and consume the edge,
-        # which a level-triggered selector would otherwise report again
-        # on every turn.
+    elif engine.busy:
+        # Readable on two turns of the loop with tasks waiting and none
+        # watching: serve them (parked tasks are woken), which also
+        # consumes the edge, else the level-triggered selector would
+        # report it again on every turn.
         engine.fd_flagged = False
         try:
             engine.serve()
         except (trio.ClosedResourceError, zmq.ZMQError):
             forget_fd(engine)  # closed behind the library's back
+    else:
+        # Nobody waits: stop listening until the next wait registers the fd
+        # again.  A socket whose calls do not wait (a REQ whose replies are
+        # there when it asks) would otherwise pay a ZMQ_EVENTS read here
+        # for every message.
+        forget_fd(engine)
 
 
 def forget_fd(engine: Engine) -> None:
