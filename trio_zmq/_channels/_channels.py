@@ -108,8 +108,10 @@ class _View:
         return self._socket
 
     def _check_open(self) -> None:
-        self._closer.check()
-        if self._port.closed:
+        if self._closer.closed:
+            self._closer.check()  # raises
+        port = self._port
+        if port.engine.closed or port.zsock.closed:
             raise closed_error("the socket under this channel was closed")
 
     def statistics(self) -> ChannelStatistics:
@@ -186,7 +188,10 @@ class MessageReceiveChannel(
             return (await self._receive_held(1))[0]
         frames: list[bytes] = await self._port.operate(RECV, self._attempt, 0, self._closer)
         self._items += 1
-        return self._convert(frames)
+        deserializer = self._deserializer
+        if deserializer is None:
+            return frames  # type: ignore[return-value]  # T is list[bytes] here
+        return deserializer(frames)
 
     def receive_nowait(self) -> T:
         """Receive a message now or raise :exc:`trio.WouldBlock`."""
@@ -312,7 +317,9 @@ class MessageSendChannel(_View, trio.abc.SendChannel[T], anyio.abc.ObjectSendStr
         """
         self._check_open()
         port = self._port
-        attempt = port.send_multipart_attempt(self._frames(value), 0, True, False)
+        serializer = self._serializer
+        frames = value if serializer is None else serializer(value)
+        attempt = port.send_multipart_attempt(frames, 0, True, False)  # type: ignore[arg-type]
         await port.operate(SEND, attempt, 0, self._closer)
         self._items += 1
 

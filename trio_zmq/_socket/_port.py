@@ -311,11 +311,16 @@ class Port:
         parts = check_multipart(msg_parts)
         if flags:
             check_flags(flags, SEND_FLAGS)
+        flags |= _NOBLOCK
+        if len(parts) == 1:
+            # The common message, one frame: without the frame loop.
+            send_frame = self.send_frame
+            frame = parts[0]
+            return lambda _events: send_frame(frame, flags, copy, track)
         if copy is True and not track:
             send_multipart = self.send_multipart_default
         else:
             send_multipart = self.multipart_sender(copy, track)
-        flags |= _NOBLOCK
         return lambda _events: send_multipart(parts, flags)
 
     def recv_attempt(self, flags: int, copy: bool, track: bool) -> Attempt:
@@ -330,9 +335,11 @@ class Port:
 
     def recv_multipart_attempt(self, flags: int, copy: bool, track: bool) -> Attempt:
         """One whole multipart message."""
-        recv_multipart = _multipart_receiver(self.zsock, copy, track)
         if flags:
             check_flags(flags, RECV_FLAGS)
+        if flags == 0 and copy is True and not track:
+            return _message_attempt(self.zsock)
+        recv_multipart = _multipart_receiver(self.zsock, copy, track)
         flags |= _NOBLOCK
         return lambda _events: recv_multipart(flags)
 
@@ -448,6 +455,21 @@ def _frame_sender(zsock: zmq.Socket[Any]) -> Callable[..., Any]:
 
 
 _BACKEND_SEND = zmq.backend.Socket.send
+
+
+def _message_attempt(zsock: zmq.Socket[Any]) -> Attempt:
+    """``recv_multipart(NOBLOCK)`` as an attempt, in one call: the message
+    every channel view receives."""
+    recv = zsock.recv
+    more = zsock.get
+
+    def attempt(_events: int) -> list[bytes]:
+        parts = [recv(_NOBLOCK)]
+        while more(_RCVMORE):
+            parts.append(recv(_NOBLOCK))
+        return parts
+
+    return attempt
 
 
 def _multipart_receiver(zsock: zmq.Socket[Any], copy: bool, track: bool) -> Callable[[int], Any]:
