@@ -27,6 +27,7 @@ socket is followed by :meth:`Port.serve`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TypeVar, cast, final
@@ -459,23 +460,15 @@ _BACKEND_SEND = zmq.backend.Socket.send
 
 def _message_attempt(zsock: zmq.Socket[Any]) -> Attempt:
     """``recv_multipart(NOBLOCK)`` as an attempt, in one call: the message
-    every channel view receives."""
-    recv = zsock.recv
-    more = zsock.get
-
-    def attempt(_events: int) -> list[bytes]:
-        parts = [recv(_NOBLOCK)]
-        while more(_RCVMORE):
-            parts.append(recv(_NOBLOCK))
-        return parts
-
-    return attempt
+    every channel view receives (see :func:`_multipart_receiver`)."""
+    return functools.partial(_multipart_receiver(zsock, True, False), _NOBLOCK)
 
 
 def _multipart_receiver(zsock: zmq.Socket[Any], copy: bool, track: bool) -> Callable[[int], Any]:
     """``zsock.recv_multipart`` for a fixed ``copy``/``track``, with the
-    methods bound once.  The RCVMORE read after each frame remains; it is
-    read with the option's enum member (see :data:`_RCVMORE`).
+    methods bound once.  With ``copy=False`` or ``track`` the RCVMORE read
+    after each frame remains, with the option's enum member (see
+    :data:`_RCVMORE`).
     """
     recv = zsock.recv
     more = zsock.get
@@ -489,12 +482,18 @@ def _multipart_receiver(zsock: zmq.Socket[Any], copy: bool, track: bool) -> Call
 
         return receive_frames
 
-    def receive(flags: int) -> list[bytes]:
+    def receive(flags: int, _events: int = 0) -> list[bytes]:
+        # (``_events``: so that with ``flags`` bound it is an attempt.)
         # libzmq delivers a multipart message whole: once its first frame is
         # here, so are the others, and NOBLOCK cannot fail between frames.
-        parts = [recv(flags)]
-        while more(_RCVMORE):
-            parts.append(recv(flags))
+        # Each frame comes as a zmq.Frame, whose ``more`` is libzmq's
+        # zmq_msg_more: on Python 3.11 that and the copy cost a third less
+        # than a bytes frame and a RCVMORE read (no difference on 3.13).
+        frame = recv(flags, False)
+        parts = [frame.bytes]
+        while frame.more:
+            frame = recv(flags, False)
+            parts.append(frame.bytes)
         return parts
 
     return receive
