@@ -108,8 +108,8 @@ class _View:
         return self._socket
 
     def _check_open(self) -> None:
-        if self._closer.closed:
-            self._closer.check()  # raises
+        # receive() and send() write this out where it does not raise.
+        self._closer.check()
         port = self._port
         if port.engine.closed or port.zsock.closed:
             raise closed_error("the socket under this channel was closed")
@@ -183,10 +183,12 @@ class MessageReceiveChannel(
           trio.ClosedResourceError: this view or the socket is or gets closed.
           Exception: what the deserializer raised (the message is consumed).
         """
-        self._check_open()
+        port = self._port
+        if self._closer.closed or port.engine.closed or port.zsock.closed:
+            self._check_open()  # raises
         if self._held:
             return (await self._receive_held(1))[0]
-        frames: list[bytes] = await self._port.operate(RECV, self._attempt, 0, self._closer)
+        frames: list[bytes] = await port.operate(RECV, self._attempt, 0, self._closer)
         self._items += 1
         deserializer = self._deserializer
         if deserializer is None:
@@ -315,8 +317,9 @@ class MessageSendChannel(_View, trio.abc.SendChannel[T], anyio.abc.ObjectSendStr
           TypeError, ValueError: the value is not a valid message.
           trio.ClosedResourceError: this view or the socket is or gets closed.
         """
-        self._check_open()
         port = self._port
+        if self._closer.closed or port.engine.closed or port.zsock.closed:
+            self._check_open()  # raises
         serializer = self._serializer
         frames = value if serializer is None else serializer(value)
         attempt = port.send_multipart_attempt(frames, 0, True, False)  # type: ignore[arg-type]

@@ -293,7 +293,8 @@ class Port:
         group: str | None = None,
     ) -> Attempt:
         """One frame, checked now."""
-        check_frame(data)
+        if type(data) is not bytes:
+            check_frame(data)
         if flags:
             check_flags(flags, SEND_FLAGS)
         flags |= _NOBLOCK
