@@ -71,53 +71,46 @@ def test_fd_stays_registered_between_waits_and_leaves_with_close(
     run(main)
 
 
-def test_an_idle_socket_does_not_spin_the_loop_and_is_let_go() -> None:
-    zmq_context_messages = 50
-    with zmq.Context() as zctx:
-        pull, push = pull_push(zctx, "idle")
-        try:
+def test_an_idle_socket_does_not_spin_the_loop_and_is_let_go(zctx: zmq.Context[Any]) -> None:
+    messages = 50
+    pull, push = pull_push(zctx, "idle")
 
-            async def main() -> None:
-                receiver = asyncio.ensure_future(pull.recv())
-                await asyncio.sleep(0.01)
-                await push.send(b"first")
-                assert await receiver == b"first"
-                # Now nobody waits.  A failed receive marks the pipe empty,
-                # so the next message comes with a command on the fd (a
-                # level-triggered registration): the reader must consume
-                # it, or the loop turns without sleeping.
-                with pytest.raises(trio_zmq.WouldBlock):
-                    pull.recv_nowait()
-                for i in range(zmq_context_messages):
-                    push.send_nowait(b"%d" % i)
-                turns = 0
-                loop = asyncio.get_running_loop()
-                start_cpu, start = time.process_time(), loop.time()
-                while loop.time() - start < 0.3:
-                    turns += 1
-                    await asyncio.sleep(0.05)
-                cpu = time.process_time() - start_cpu
-                # A spinning loop burns a core: 0.3 s of CPU.  Sleeping, it
-                # burns next to nothing; generous, for a loaded machine.
-                assert cpu < 0.15, f"the loop spun: {cpu:.3f} s of CPU in 0.3 s"
-                assert [pull.recv_nowait() for _ in range(zmq_context_messages)] == [
-                    b"%d" % i for i in range(zmq_context_messages)
-                ]
-                # With nobody waiting, the reader let the fd go rather than
-                # read ZMQ_EVENTS on every report; the next wait takes it
-                # up again.
-                assert engine_of(pull).fd_loop is None
-                assert not loop.remove_reader(pull.fileno())
-                receiver = asyncio.ensure_future(pull.recv())
-                await asyncio.sleep(0.01)
-                assert engine_of(pull).fd_loop is loop
-                await push.send(b"after")
-                assert await receiver == b"after"
+    async def main() -> None:
+        receiver = asyncio.ensure_future(pull.recv())
+        await asyncio.sleep(0.01)
+        await push.send(b"first")
+        assert await receiver == b"first"
+        # Now nobody waits.  A failed receive marks the pipe empty,
+        # so the next message comes with a command on the fd (a
+        # level-triggered registration): the reader must consume
+        # it, or the loop turns without sleeping.
+        with pytest.raises(trio_zmq.WouldBlock):
+            pull.recv_nowait()
+        for i in range(messages):
+            push.send_nowait(b"%d" % i)
+        turns = 0
+        loop = asyncio.get_running_loop()
+        start_cpu, start = time.process_time(), loop.time()
+        while loop.time() - start < 0.3:
+            turns += 1
+            await asyncio.sleep(0.05)
+        cpu = time.process_time() - start_cpu
+        # A spinning loop burns a core: 0.3 s of CPU.  Sleeping, it
+        # burns next to nothing; generous, for a loaded machine.
+        assert cpu < 0.15, f"the loop spun: {cpu:.3f} s of CPU in 0.3 s"
+        assert [pull.recv_nowait() for _ in range(messages)] == [b"%d" % i for i in range(messages)]
+        # With nobody waiting, the reader let the fd go rather than
+        # read ZMQ_EVENTS on every report; the next wait takes it
+        # up again.
+        assert engine_of(pull).fd_loop is None
+        assert not loop.remove_reader(pull.fileno())
+        receiver = asyncio.ensure_future(pull.recv())
+        await asyncio.sleep(0.01)
+        assert engine_of(pull).fd_loop is loop
+        await push.send(b"after")
+        assert await receiver == b"after"
 
-            run(main)
-        finally:
-            pull.close(linger=0)
-            push.close(linger=0)
+    run(main)
 
 
 def test_a_socket_moves_to_the_next_loop(zctx: zmq.Context[Any]) -> None:
@@ -147,28 +140,24 @@ def test_a_socket_moves_to_the_next_loop(zctx: zmq.Context[Any]) -> None:
     assert not errors, errors
 
 
-def test_a_wake_up_nobody_watches_for_is_served() -> None:
+def test_a_wake_up_nobody_watches_for_is_served(zctx: zmq.Context[Any]) -> None:
     """A watcher that leaves without handing the fd over (the broken
     engine NoHandover) strands the tasks parked behind it on trio; on
     asyncio the lasting reader serves them when the message comes."""
-    with _registry.engine_factory(NoHandover), zmq.Context() as zctx:
+    with _registry.engine_factory(NoHandover):
         pull, push = pull_push(zctx, "no-watcher")
-        try:
 
-            async def main() -> None:
-                watcher = asyncio.ensure_future(pull.recv())
-                await asyncio.sleep(0.01)
-                parked = asyncio.ensure_future(pull.recv())
-                await asyncio.sleep(0.01)
-                assert pull.statistics().tasks_waiting_receive == 2
-                watcher.cancel()
-                await asyncio.sleep(0.01)
-                stats = pull.statistics()
-                assert (stats.tasks_waiting_receive, stats.fd_watched) == (1, False)
-                await push.send(b"for the parked one")
-                assert await parked == b"for the parked one"
+    async def main() -> None:
+        watcher = asyncio.ensure_future(pull.recv())
+        await asyncio.sleep(0.01)
+        parked = asyncio.ensure_future(pull.recv())
+        await asyncio.sleep(0.01)
+        assert pull.statistics().tasks_waiting_receive == 2
+        watcher.cancel()
+        await asyncio.sleep(0.01)
+        stats = pull.statistics()
+        assert (stats.tasks_waiting_receive, stats.fd_watched) == (1, False)
+        await push.send(b"for the parked one")
+        assert await parked == b"for the parked one"
 
-            run(main)
-        finally:
-            pull.close(linger=0)
-            push.close(linger=0)
+    run(main)
