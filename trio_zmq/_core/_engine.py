@@ -759,6 +759,6 @@ class Engine:
         """Tell the event loop the fd is closing: the watcher wakes with
         ClosedResourceError, as does anything else waiting on the fd."""
         _backend.notify_closing(self.fd)
-        if self.sleeper is _backend.ASYNCIO:
-            # It sleeps on a future of its own, which the loop does not know.
-            self._poke_watcher()
+        # A watcher may sleep on something of its own that the loop does
+        # not connect with the fd (asyncio's path: a future).
+        self._poke_watcher()
