@@ -327,8 +327,11 @@ async def idle(api: Api, jobs: int, pairs: int) -> float:
             far = _connected(api, zmq.PAIR, _bind(near, "inproc", f"idle-{index}"))
             group.start(_echo, api.receiver(far), api.sender(far))
             near_ends.append((api.sender(near), api.receiver(near)))
-        for send, receive in near_ends:  # each echo task answers once, then parks
+        for send, receive in near_ends:  # each echo task answers once
             await _request_n(send, receive, message, 1)
+        # The last to answer may not be back in its receive yet: a pause
+        # the echo tasks need one turn of the loop for, untimed.
+        await api.sleep(0.01)
         choices = random.Random(IDLE_SEED)
         picked = [near_ends[choices.randrange(pairs)] for _ in range(jobs)]
         started = start()
