@@ -87,7 +87,9 @@ def test_schedules_shrink_towards_fewer_shorter_sooner_faults() -> None:
         long_cut = any(isinstance(f, Cut) and f.duration >= 0.3 for f in schedule)
         return long_cut and Stall in kinds
 
-    minimal = find(fault_schedules(max_faults=5), wanted, settings=settings(database=None))
+    minimal = find(
+        fault_schedules(max_faults=5), wanted, settings=settings(database=None, max_examples=2000)
+    )
     assert minimal in (
         FaultSchedule(Stall(after=0.0, duration=0.05), Cut(after=0.0, duration=0.3)),
         FaultSchedule(Cut(after=0.0, duration=0.3), Stall(after=0.0, duration=0.05)),

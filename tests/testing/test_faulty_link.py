@@ -25,6 +25,7 @@ import trio_zmq
 from trio_zmq.testing import FaultyLink, LinkStatistics, faulty_link
 
 from tests.conftest import ON_EVERY_LOOP
+from tests.curve import curve_client, curve_server
 from tests.helpers import bind, open_fds, recv_frames
 
 pytestmark = ON_EVERY_LOOP
@@ -299,6 +300,83 @@ def stdlib_port() -> Iterator[int]:
     with socket.socket() as placeholder:
         placeholder.bind(("127.0.0.1", 0))
         yield placeholder.getsockname()[1]  # bound, not listening: connects are refused
+
+
+# ----------------------------------------------------------------------
+# What goes through: CURVE, subscriptions
+# ----------------------------------------------------------------------
+
+
+async def test_curve_goes_through_a_stalled_and_resumed_link(ctx: trio_zmq.Context) -> None:
+    """The link relays bytes: a CURVE session survives a stall, and what
+    was sent both ways during it arrives after it, in order."""
+    server_public, server_secret = zmq.curve_keypair()
+    router = curve_server(ctx.socket(zmq.ROUTER), server_secret)
+    dealer = curve_client(ctx.socket(zmq.DEALER), server_public)
+    async with faulty_link(bind(router, "tcp://127.0.0.1")) as link:
+        dealer.connect(link.endpoint)
+        await dealer.send(b"hello")
+        with anyio.fail_after(BOUND):
+            client_id, hello = await recv_frames(router)
+        assert hello == b"hello"
+        link.stall()
+        for number in range(20):
+            await dealer.send(b"up %d" % number)
+            await router.send_multipart([client_id, b"down %d" % number])
+        with anyio.move_on_after(QUIET):
+            unexpected = await router.recv_multipart()
+            pytest.fail(f"{unexpected!r} crossed a stalled link")
+        link.resume()
+        with anyio.fail_after(BOUND):
+            assert [(await recv_frames(router))[1] for _ in range(20)] == [
+                b"up %d" % n for n in range(20)
+            ]
+            assert [await dealer.recv() for _ in range(20)] == [b"down %d" % n for n in range(20)]
+    assert link.statistics().refused == 0  # one session throughout
+
+
+async def test_a_subscriber_resubscribes_after_a_cut(ctx: trio_zmq.Context) -> None:
+    """A cut ends the subscription at the publisher (an XPUB, verbose, shows
+    it: unsubscribe); after restore, libzmq reconnects and sends the
+    subscription again, and the subscriber receives again, its topic only."""
+    xpub, sub = ctx.socket(zmq.XPUB), ctx.socket(zmq.SUB)
+    xpub.xpub_verbose = 1
+    async with faulty_link(bind(xpub, "tcp://127.0.0.1")) as link:
+        sub.connect(link.endpoint)
+        sub.subscribe(b"news")
+        with anyio.fail_after(BOUND):
+            assert await xpub.recv() == b"\x01news"
+        await publish_until_received(xpub, sub)
+
+        link.cut()
+        with anyio.fail_after(BOUND):
+            assert await xpub.recv() == b"\x00news"  # the subscriber is gone
+        await xpub.send(b"news lost in the cut")
+        with anyio.move_on_after(QUIET):
+            unexpected = await sub.recv()
+            pytest.fail(f"{unexpected!r} crossed a cut link")
+
+        link.restore()
+        with anyio.fail_after(BOUND):
+            assert await xpub.recv() == b"\x01news"  # sent again on reconnect
+        await publish_until_received(xpub, sub)
+
+
+async def publish_until_received(pub: trio_zmq.Socket, sub: trio_zmq.Socket) -> None:
+    """Publish another topic, then "news", until "news" arrives (a publisher
+    drops what no subscription matches), then drain: only "news" arrives."""
+    with anyio.fail_after(BOUND):
+        while True:
+            await pub.send(b"weather")
+            await pub.send(b"news")
+            with anyio.move_on_after(0.05):
+                assert await sub.recv() == b"news"
+                break
+    while True:
+        with anyio.move_on_after(0.1) as quiet:
+            assert await sub.recv() == b"news"
+        if quiet.cancelled_caught:
+            return
 
 
 # ----------------------------------------------------------------------

@@ -12,7 +12,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import final
 
 import anyio
@@ -45,17 +45,23 @@ class _Fault(abc.ABC):
     def end(self, link: FaultyLink) -> None:
         """Switch the fault off."""
 
-    async def play(self, link: FaultyLink) -> None:
+    async def play(self, link: FaultyLink, *, on_switch: Switched | None = None) -> None:
         """Wait ``after`` seconds, switch the fault on for ``duration`` seconds.
 
         The fault is switched off however this ends, also when cancelled.
+        ``on_switch(fault, True)`` is called right after it is switched on,
+        ``on_switch(fault, False)`` right after it is switched off.
         """
         await anyio.sleep(self.after)
         self.start(link)
         try:
+            if on_switch is not None:
+                on_switch(self, True)  # type: ignore[arg-type]
             await anyio.sleep(self.duration)
         finally:
             self.end(link)
+            if on_switch is not None:
+                on_switch(self, False)  # type: ignore[arg-type]
 
 
 @final
@@ -110,6 +116,9 @@ class Slow(_Fault):
 
 #: One fault of a :class:`FaultSchedule`.
 Fault = Stall | Cut | Slow
+#: What :meth:`FaultSchedule.play` calls when it switches a fault on
+#: (``True``) or off (``False``): for a test that checks what happened when.
+Switched = Callable[[Fault, bool], None]
 
 
 @final
@@ -159,16 +168,18 @@ class FaultSchedule:
             windows.append((begins, now, fault))
         return windows
 
-    async def play(self, link: FaultyLink) -> None:
+    async def play(self, link: FaultyLink, *, on_switch: Switched | None = None) -> None:
         """Play the faults on ``link``, in the calling task, one after the other.
 
         Run it beside the code under test, in the same task group:
         ``task_group.start_soon(schedule.play, link)``.  Returns after
         :attr:`duration` seconds with the link healthy; cancelled, it
-        switches off the fault it was playing.
+        switches off the fault it was playing.  ``on_switch(fault, on)`` is
+        called each time a fault is switched on or off, when it is: a
+        property can then judge what a request met on its way.
         """
         for fault in self.faults:
-            await fault.play(link)
+            await fault.play(link, on_switch=on_switch)
 
 
 def _seconds(steps: int, resolution: float, *, least: int) -> st.SearchStrategy[float]:
@@ -180,13 +191,14 @@ def _seconds(steps: int, resolution: float, *, least: int) -> st.SearchStrategy[
 def fault_schedules(
     *,
     kinds: Sequence[str] = FAULT_KINDS,
+    min_faults: int = 0,
     max_faults: int = 3,
     max_after: float = 1.0,
     max_duration: float = 1.0,
     resolution: float = 0.05,
     rates: Sequence[float] = (10_000, 1000),
 ) -> st.SearchStrategy[FaultSchedule]:
-    """Schedules of at most ``max_faults`` faults of ``kinds``, for :meth:`FaultSchedule.play`.
+    """Schedules for :meth:`FaultSchedule.play`: ``min_faults`` to ``max_faults`` of ``kinds``.
 
     Times are multiples of ``resolution`` seconds: ``after`` from 0 to
     ``max_after``, ``duration`` from one ``resolution`` to ``max_duration``.
@@ -195,18 +207,19 @@ def fault_schedules(
     the first rate in ``rates``: put the mildest first.
 
     Raises:
-      ValueError: an unknown kind, no kinds or rates, a bound below 0 or a
-        ``resolution`` that does not fit in ``max_duration``.
+      ValueError: an unknown kind, no kinds or rates, a bound below 0,
+        ``min_faults`` above ``max_faults`` or a ``resolution`` that does not
+        fit in ``max_duration``.
     """
     unknown = set(kinds) - set(FAULT_KINDS)
     if unknown or not kinds:
         raise ValueError(f"kinds must be some of {FAULT_KINDS}, not {tuple(kinds)!r}")
     if not rates or any(not rate > 0 for rate in rates):
         raise ValueError(f"rates must be positive numbers, not {tuple(rates)!r}")
-    if not (resolution > 0 and max_duration >= resolution and max_after >= 0 and max_faults >= 0):
-        raise ValueError(
-            "need resolution > 0, max_duration >= resolution, max_after >= 0 and max_faults >= 0"
-        )
+    if not (resolution > 0 and max_duration >= resolution and max_after >= 0):
+        raise ValueError("need resolution > 0, max_duration >= resolution and max_after >= 0")
+    if not 0 <= min_faults <= max_faults:
+        raise ValueError(f"need 0 <= min_faults <= max_faults, not {min_faults}, {max_faults}")
     after = _seconds(int(max_after / resolution + 1e-9), resolution, least=0)
     duration = _seconds(int(max_duration / resolution + 1e-9), resolution, least=1)
     makers: dict[str, st.SearchStrategy[Fault]] = {
@@ -217,4 +230,6 @@ def fault_schedules(
         ),
     }
     fault = st.one_of([makers[kind] for kind in kinds])
-    return st.lists(fault, max_size=max_faults).map(lambda faults: FaultSchedule(*faults))
+    return st.lists(fault, min_size=min_faults, max_size=max_faults).map(
+        lambda faults: FaultSchedule(*faults)
+    )

@@ -87,14 +87,16 @@ class LinkStatistics:
     refused: int
     #: Connections open through the link now.
     open: int
-    #: Bytes delivered towards the target, and from it.
+    #: Bytes delivered towards the target.
     bytes_to_target: int
+    #: Bytes delivered from the target.
     bytes_from_target: int
     #: Bytes read from one side and not yet delivered to the other (held by
     #: a stall or a throttle).
     bytes_held: int
-    #: The faults switched on now.
+    #: Whether the link is stalled now.
     stalled: bool
+    #: Whether the link is cut now.
     cut: bool
     #: The throttle's rate; ``None``: not throttled.
     bytes_per_second: float | None
@@ -274,7 +276,9 @@ class FaultyLink:
     def cut(self) -> None:
         """Close every connection through the link, with a RST to both sides.
 
-        Bytes held or in flight in the link are lost.  Until :meth:`restore`,
+        The connections' tasks reset them as soon as they next run, before
+        another byte passes; bytes held or in flight in the link are lost,
+        as is what a peer sends before it sees the reset.  Until :meth:`restore`,
         the link still listens (its port stays its own), but resets each
         connection it accepts before relaying a byte: to libzmq, a connection
         that fails at once, which it retries every ``RECONNECT_IVL``, as it
