@@ -85,7 +85,8 @@ class Queue:
 
     :meth:`run` brokers until cancelled.  ``workers`` keeps track of the
     workers (by default a :class:`Workers` that expires them after
-    ``liveness`` silent heartbeat intervals).
+    ``liveness`` silent heartbeat intervals).  The two sockets, ``front``
+    and ``back``, are made here and closed when :meth:`run` ends.
     """
 
     def __init__(
