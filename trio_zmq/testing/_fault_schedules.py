@@ -13,7 +13,7 @@ import abc
 import dataclasses
 import math
 from collections.abc import Callable, Iterator, Sequence
-from typing import final
+from typing import Any, final
 
 import anyio
 from hypothesis import strategies as st
@@ -139,6 +139,14 @@ class FaultSchedule:
 
     def __repr__(self) -> str:
         return f"FaultSchedule({', '.join(map(repr, self.faults))})"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """The repr, for IPython's and hypothesis's pretty printers.
+
+        Without it, hypothesis may print a falsifying schedule as the
+        strategy that drew it (a ``lambda`` over a list) instead of as code.
+        """
+        printer.text(repr(self))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, FaultSchedule) and self.faults == other.faults
