@@ -5,9 +5,10 @@ frontend ROUTER prepends the client's routing id and the empty delimiter,
 so a worker receives ``[client_id, b"", request_id, payload]`` and answers
 ``[client_id, b"", request_id, reply]``.  Between a worker and the queue
 there are also one-frame control messages, ``READY`` (a worker that has
-just connected) and ``HEARTBEAT`` (both ways, every ``heartbeat_interval``
-seconds).  A peer that has sent nothing for ``liveness`` intervals is
-taken for dead.
+just connected) and ``HEARTBEAT`` (every ``heartbeat_interval`` seconds
+from the queue to each worker, and from each idle worker to the queue: a
+worker's heartbeat also says it can take a request).  A peer that has sent
+nothing for ``liveness`` intervals is taken for dead.
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 
 The worker connects a DEALER to the queue's backend and says ``READY``.
 Then two tasks share one nursery per connection: ``_heartbeat`` sends a
-``HEARTBEAT`` every ``heartbeat_interval``, and ``_serve`` answers requests
-(after ``work_seconds`` of pretend work) and waits for the queue's
-heartbeats.  When nothing has come from the queue for ``liveness``
+``HEARTBEAT`` every ``heartbeat_interval`` while the worker is idle (to
+the queue, a heartbeat says "alive, and free to take a request"), and
+``_serve`` answers requests (after ``work_seconds`` of pretend work) and
+waits for the queue's heartbeats.  When nothing has come from the queue for ``liveness``
 intervals, the queue is taken for dead: the nursery is cancelled, the
 socket closed with linger 0, and after a backoff (doubling from
 ``reconnect_initial`` up to ``reconnect_max``) a fresh socket connects and
@@ -43,14 +44,16 @@ async def _serve_connection(
     Returns whether anything came from the queue at all.
     """
     heard = False
+    busy = False
 
     async def _heartbeat() -> None:
         while True:
             await trio.sleep(heartbeat_interval)
-            await sock.send(HEARTBEAT)
+            if not busy:
+                await sock.send(HEARTBEAT)
 
     async def _serve() -> None:
-        nonlocal heard
+        nonlocal heard, busy
         while True:
             with trio.move_on_after(heartbeat_interval * liveness) as scope:
                 message = await sock.recv_multipart()
@@ -60,9 +63,11 @@ async def _serve_connection(
             if len(message) == 4:  # [client_id, b"", request_id, payload]
                 client_id, empty, request_id, payload = message
                 print(f"working {request_id.hex()}", flush=True)
+                busy = True
                 await trio.sleep(work_seconds)
                 reply = worker_reply(worker_id, payload)
                 await sock.send_multipart([client_id, empty, request_id, reply])
+                busy = False
             elif message != [HEARTBEAT]:
                 print(f"invalid message: {message!r}", flush=True)
 

@@ -166,4 +166,9 @@ def test_every_public_name_of_trio_zmq_has_a_docstring() -> None:
         fixtures=frozenset(public_api.fixtures(plugin)),
     )
     assert public_api.find_problems(modules, listed, plugin) == []
-    assert set(listed.fixtures) == {"zmq_context", "zmq_ipc_dir", "zmq_socket_pair"}
+    assert set(listed.fixtures) == {
+        "zmq_context",
+        "zmq_ipc_dir",
+        "zmq_socket_pair",
+        "zmq_faulty_link",
+    }

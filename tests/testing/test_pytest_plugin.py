@@ -1,12 +1,14 @@
 """The pytest plugin, ``trio_zmq._pytest_plugin``: registered by its entry
-point, with the fixtures ``zmq_context``, ``zmq_ipc_dir`` and
-``zmq_socket_pair``.  Real libzmq sockets; each fixture's context is closed
-and its directory removed once the test is over.
+point, with the fixtures ``zmq_context``, ``zmq_ipc_dir``,
+``zmq_socket_pair`` and ``zmq_faulty_link``.  Real libzmq sockets; each
+fixture's context is closed, its directory removed and its links closed
+once the test is over.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator
 from types import ModuleType
 
@@ -15,8 +17,8 @@ import trio
 import zmq
 
 import trio_zmq
-from trio_zmq._pytest_plugin import PairFactory
-from trio_zmq.testing import unique_endpoint
+from trio_zmq._pytest_plugin import LinkFactory, PairFactory
+from trio_zmq.testing import FaultyLink, unique_endpoint
 
 from tests.conftest import TRANSPORTS
 from tests.helpers import bind
@@ -25,15 +27,24 @@ from tests.helpers import bind
 PATIENCE = 10
 
 
+Closable = trio_zmq.Context | str | FaultyLink
+
+
 @pytest.fixture
-def check_closed_after_test() -> Iterator[list[trio_zmq.Context | str]]:
-    """Put a context or a directory in the list: checked once the test's
-    other fixtures are torn down (fixtures set up first are torn down last)."""
-    things: list[trio_zmq.Context | str] = []
+def check_closed_after_test() -> Iterator[list[Closable]]:
+    """Put a context, a directory or a link in the list: checked once the
+    test's other fixtures are torn down (fixtures set up first are torn
+    down last)."""
+    things: list[Closable] = []
     yield things
     for thing in things:
         if isinstance(thing, str):
             assert not os.path.exists(thing), f"{thing} still exists"
+        elif isinstance(thing, FaultyLink):
+            assert thing.statistics().open == 0, f"{thing!r} has connections open"
+            port = int(thing.endpoint.rpartition(":")[2])
+            with pytest.raises(ConnectionRefusedError), socket.socket() as probe:
+                probe.connect(("127.0.0.1", port))
         else:
             assert thing.closed, f"{thing!r} still open"
 
@@ -45,7 +56,7 @@ def test_plugin_is_registered_by_its_entry_point(pytestconfig: pytest.Config) ->
 
 
 async def test_zmq_context_fixture(
-    check_closed_after_test: list[trio_zmq.Context | str], zmq_context: trio_zmq.Context
+    check_closed_after_test: list[Closable], zmq_context: trio_zmq.Context
 ) -> None:
     check_closed_after_test.append(zmq_context)
     assert isinstance(zmq_context, trio_zmq.Context)
@@ -59,9 +70,7 @@ async def test_zmq_context_fixture(
         assert await pull.recv() == b"via the fixture"
 
 
-def test_zmq_ipc_dir_fixture(
-    check_closed_after_test: list[trio_zmq.Context | str], zmq_ipc_dir: str
-) -> None:
+def test_zmq_ipc_dir_fixture(check_closed_after_test: list[Closable], zmq_ipc_dir: str) -> None:
     check_closed_after_test.append(zmq_ipc_dir)
     assert os.path.isdir(zmq_ipc_dir)
     assert os.listdir(zmq_ipc_dir) == []
@@ -69,7 +78,7 @@ def test_zmq_ipc_dir_fixture(
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_zmq_socket_pair_fixture(
-    check_closed_after_test: list[trio_zmq.Context | str],
+    check_closed_after_test: list[Closable],
     zmq_socket_pair: PairFactory,
     zmq_context: trio_zmq.Context,
     zmq_ipc_dir: str,
@@ -89,3 +98,35 @@ async def test_zmq_socket_pair_fixture(
         await pub.send(b"first")  # synchronised: not dropped
         with trio.fail_after(PATIENCE):
             assert await sub.recv() == b"first"
+
+
+async def test_zmq_faulty_link_fixture(
+    check_closed_after_test: list[Closable],
+    zmq_faulty_link: LinkFactory,
+    zmq_context: trio_zmq.Context,
+) -> None:
+    """Two links to one PULL: one is cut and restored (libzmq reconnects),
+    the other left stalled with a connection open; both are closed after
+    the test.  A bad target raises at the call."""
+    pull = zmq_context.socket(zmq.PULL)
+    address = bind(pull, "tcp://127.0.0.1")
+    cut, stalled = await zmq_faulty_link(address), await zmq_faulty_link(address)
+    check_closed_after_test.extend([cut, stalled])
+    assert cut.endpoint != stalled.endpoint
+    push, left = zmq_context.socket(zmq.PUSH), zmq_context.socket(zmq.PUSH)
+    push.connect(cut.endpoint)
+    left.connect(stalled.endpoint)
+    for sock in (push, left):
+        await sock.send(b"through")
+        with trio.fail_after(PATIENCE):
+            assert await pull.recv() == b"through"
+    cut.cut()
+    await trio.sleep(0.1)  # libzmq sees the reset
+    await push.send(b"queued")  # waits in the PUSH socket
+    cut.restore()  # libzmq reconnects by itself
+    with trio.fail_after(PATIENCE):
+        assert await pull.recv() == b"queued"
+    stalled.stall()
+    assert stalled.statistics().open == 1
+    with pytest.raises(ValueError, match="target must be tcp://HOST:PORT"):
+        await zmq_faulty_link("ipc:///tmp/not-tcp")

@@ -10,14 +10,20 @@ What the library's own property suite uses, for your code:
   spurious fd wake-ups, forced EAGAIN on the first non-blocking attempt and
   extra checkpoints, as drawn by hypothesis, so your protocol code runs
   under adversarial scheduling and a failing schedule shrinks and prints;
+* :func:`faulty_link`, a TCP relay between two sockets that a test stalls,
+  cuts and throttles, with :func:`fault_schedules` drawing timed faults
+  (:class:`FaultSchedule` of :class:`Stall`, :class:`Cut`, :class:`Slow`)
+  that shrink and print as code;
 * a pytest plugin (``trio_zmq._pytest_plugin``, registered with pytest when
   the package is installed) with the fixtures ``zmq_context``,
-  ``zmq_ipc_dir`` and ``zmq_socket_pair``.
+  ``zmq_ipc_dir``, ``zmq_socket_pair`` and ``zmq_faulty_link``.
 
 Requires hypothesis (``pip install "trio-zmq[test]"``).
 """
 
 from ._chaos import ChaosSchedule, chaos_mode, chaos_schedules
+from ._fault_schedules import Cut, Fault, FaultSchedule, Slow, Stall, fault_schedules
+from ._faulty_link import FaultyLink, LinkStatistics, faulty_link
 from ._pairs import socket_pair, sync_pub_sub, unique_endpoint
 from ._strategies import (
     PAIRABLE_TYPES,
@@ -33,9 +39,18 @@ from ._strategies import (
 __all__ = [
     "PAIRABLE_TYPES",
     "ChaosSchedule",
+    "Cut",
+    "Fault",
+    "FaultSchedule",
+    "FaultyLink",
+    "LinkStatistics",
+    "Slow",
+    "Stall",
     "chaos_mode",
     "chaos_schedules",
     "endpoints",
+    "fault_schedules",
+    "faulty_link",
     "frames",
     "multipart_messages",
     "routing_ids",
