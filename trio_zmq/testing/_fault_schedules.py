@@ -18,7 +18,7 @@ from typing import Any, final
 import anyio
 from hypothesis import strategies as st
 
-from ._faulty_link import FaultyLink
+from ._faulty_link import FaultyLink, is_rate
 
 #: The kinds of fault :func:`fault_schedules` draws by default.
 FAULT_KINDS = ("stall", "cut", "slow")
@@ -101,9 +101,10 @@ class Slow(_Fault):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        rate = self.bytes_per_second
-        if not (isinstance(rate, (int, float)) and math.isfinite(rate) and rate > 0):
-            raise ValueError(f"bytes_per_second must be a positive finite number, not {rate!r}")
+        if not is_rate(self.bytes_per_second):
+            raise ValueError(
+                f"bytes_per_second must be a positive finite number, not {self.bytes_per_second!r}"
+            )
 
     def start(self, link: FaultyLink) -> None:
         """Throttle the link."""
@@ -222,8 +223,8 @@ def fault_schedules(
     unknown = set(kinds) - set(FAULT_KINDS)
     if unknown or not kinds:
         raise ValueError(f"kinds must be some of {FAULT_KINDS}, not {tuple(kinds)!r}")
-    if not rates or any(not rate > 0 for rate in rates):
-        raise ValueError(f"rates must be positive numbers, not {tuple(rates)!r}")
+    if not rates or not all(map(is_rate, rates)):
+        raise ValueError(f"rates must be positive finite numbers, not {tuple(rates)!r}")
     if not (resolution > 0 and max_duration >= resolution and max_after >= 0):
         raise ValueError("need resolution > 0, max_duration >= resolution and max_after >= 0")
     if not 0 <= min_faults <= max_faults:

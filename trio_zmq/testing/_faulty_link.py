@@ -37,6 +37,11 @@ _RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends a RST
 _NETWORK_ERRORS = (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError)
 
 
+def is_rate(value: object) -> bool:
+    """Whether ``value`` is a throttle's rate: a positive finite number of bytes a second."""
+    return isinstance(value, (int, float)) and math.isfinite(value) and value > 0
+
+
 def parse_tcp_target(target: str) -> tuple[str, int]:
     """``(host, port)`` of ``target``, a ``tcp://host:port`` with a concrete port.
 
@@ -303,11 +308,7 @@ class FaultyLink:
         Raises:
           ValueError: ``bytes_per_second`` is not a positive finite number.
         """
-        if bytes_per_second is not None and not (
-            isinstance(bytes_per_second, (int, float))
-            and math.isfinite(bytes_per_second)
-            and bytes_per_second > 0
-        ):
+        if bytes_per_second is not None and not is_rate(bytes_per_second):
             raise ValueError(
                 f"bytes_per_second must be a positive finite number or None, "
                 f"not {bytes_per_second!r}"
