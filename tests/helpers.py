@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeAlias
 
 import anyio
+import pytest
 import trio
 import trio.testing
 import zmq
@@ -30,6 +32,9 @@ from trio_zmq._socket._port import port_of
 #: The repository's root (the folder that holds ``tests/``).
 ROOT = Path(__file__).resolve().parents[1]
 PEER_SCRIPT = ROOT / "tests" / "peer.py"
+
+if sys.version_info < (3, 11):
+    from exceptiongroup import BaseExceptionGroup
 
 AnySocket: TypeAlias = trio_zmq.Socket | zmq.Socket[Any]
 
@@ -178,6 +183,42 @@ def assert_schedule_point() -> Iterator[None]:
     asyncio.get_running_loop().call_soon(ran.append, True)
     yield
     assert ran, "the block did not yield to the event loop"
+
+
+# ----------------------------------------------------------------------
+# Hypothesis against a planted bug
+# ----------------------------------------------------------------------
+
+
+def is_failure_of(
+    exc: BaseException,
+    kind: type[BaseException] | tuple[type[BaseException], ...],
+    match: str | None = None,
+) -> bool:
+    """``exc`` is a ``kind`` whose message matches ``match``, or a group of them.
+
+    Hypothesis replays the failure it reports.  When the failure hinges on
+    timing the replay does not reproduce (a cancellation landing on a held
+    message, a busy machine), it raises ``FlakyFailure`` instead: an
+    exception group of the failures it saw, and still a catch.
+    """
+    if isinstance(exc, BaseExceptionGroup):
+        return all(is_failure_of(inner, kind, match) for inner in exc.exceptions)
+    return isinstance(exc, kind) and (match is None or re.search(match, str(exc)) is not None)
+
+
+def assert_hypothesis_catches(
+    run: Callable[[], object],
+    kind: type[BaseException] | tuple[type[BaseException], ...],
+    match: str | None = None,
+) -> BaseException:
+    """Run a ``@given`` test expected to fail; assert that it failed with
+    ``kind`` (see :func:`is_failure_of`) and return what it raised."""
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    with pytest.raises((*kinds, BaseExceptionGroup)) as raised:
+        run()
+    assert is_failure_of(raised.value, kind, match), raised.value
+    return raised.value
 
 
 # ----------------------------------------------------------------------

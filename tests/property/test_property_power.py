@@ -15,13 +15,8 @@ corpus program caught it (``pytest -s`` shows it).
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 from hypothesis import Phase, example, given, settings
-
-if sys.version_info < (3, 11):
-    from exceptiongroup import BaseExceptionGroup
 
 from trio_zmq._core import _engine
 
@@ -44,6 +39,7 @@ from .property_model import (
     run_on,
 )
 from tests.broken_engines import broken_engine
+from tests.helpers import is_failure_of
 
 #: (variant, loop) pairs: where each broken engine must be caught.
 CASES: list[tuple[str, Loop]] = [
@@ -311,22 +307,13 @@ def test_property_suite_catches_broken_engine(variant: str, loop: Loop) -> None:
         try:
             check()
         except BaseException as exc:
-            if not _is_violation(exc):
+            if not is_failure_of(exc, (PropertyViolation, TimeoutError)):
                 raise  # a bug in the test, not a caught engine
             count = failed_at[0] if failed_at else len(tried)
             source = "a corpus program" if tried[count - 1] in corpus else "a generated program"
             print(f"{variant} on {loop}: caught after {count} examples, by {source}")
             return
     pytest.fail(f"the property suite passed against the broken engine {variant!r} on {loop}")
-
-
-def _is_violation(exc: BaseException) -> bool:
-    """A violation, or a group of them: hypothesis reports FlakyFailure (an
-    exception group) when a broken engine's failure depends on timing that
-    the replay did not reproduce, e.g. libzmq's reaper thread reusing an fd."""
-    if isinstance(exc, BaseExceptionGroup):
-        return all(_is_violation(inner) for inner in exc.exceptions)
-    return isinstance(exc, PropertyViolation | TimeoutError)
 
 
 @pytest.mark.parametrize("loop", LOOPS)

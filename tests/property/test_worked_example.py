@@ -27,7 +27,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 
-import pytest
 import trio
 import trio.testing
 import zmq
@@ -44,7 +43,7 @@ from trio_zmq.testing import (
 )
 
 from .example_pattern import Action, LazyPirateClient, ServerUnreachable, flaky_echo_server
-from tests.helpers import open_fds
+from tests.helpers import assert_hypothesis_catches, open_fds
 
 #: The client's timeout per attempt (virtual seconds).
 TIMEOUT = 1.0
@@ -219,8 +218,7 @@ def test_kit_finds_the_planted_bug() -> None:
 
     # The planted bug, not some other failure: a request took the late reply
     # to an earlier one...
-    with pytest.raises(PropertyViolation, match="got the reply to request"):
-        check_buggy()
+    assert_hypothesis_catches(check_buggy, PropertyViolation, match="got the reply to request")
     # ...and the shrunk counterexample (the last one run) says how: a reply
     # delayed past its timeout, and another request after it.
     shrunk = failing[-1]
