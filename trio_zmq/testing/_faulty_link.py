@@ -386,31 +386,25 @@ class FaultyLink:
         An end of stream is passed on (a half-close); an error on either side
         ends the connection with a RST to both.
         """
-        while True:
-            try:
-                data = await source.receive(CHUNK)
-            except anyio.EndOfStream:
+        try:
+            while True:
                 try:
+                    data = await source.receive(CHUNK)
+                except anyio.EndOfStream:
                     await sink.send_eof()
-                except _NETWORK_ERRORS:
-                    connection.end(reset=True)
-                return
-            except _NETWORK_ERRORS:
-                connection.end(reset=True)
-                return
-            direction.held += len(data)
-            try:
-                while data:
-                    size = await self._admit(direction, len(data))
-                    await sink.send(data[:size])
-                    data = data[size:]
-                    direction.held -= size
-                    direction.delivered += size
-            except _NETWORK_ERRORS:
-                connection.end(reset=True)
-                return
-            finally:
-                direction.held -= len(data)
+                    return
+                direction.held += len(data)
+                try:
+                    while data:
+                        size = await self._admit(direction, len(data))
+                        await sink.send(data[:size])
+                        data = data[size:]
+                        direction.held -= size
+                        direction.delivered += size
+                finally:
+                    direction.held -= len(data)
+        except _NETWORK_ERRORS:
+            connection.end(reset=True)
 
     async def _admit(self, direction: _Direction, wanted: int) -> int:
         """Wait until the faults let bytes through; how many may go now (1 to ``wanted``)."""
