@@ -186,7 +186,7 @@ def assert_schedule_point() -> Iterator[None]:
 
 
 # ----------------------------------------------------------------------
-# Hypothesis against a planted bug
+# Expected failures, bare or in exception groups
 # ----------------------------------------------------------------------
 
 
@@ -195,13 +195,8 @@ def is_failure_of(
     kind: type[BaseException] | tuple[type[BaseException], ...],
     match: str | None = None,
 ) -> bool:
-    """``exc`` is a ``kind`` whose message matches ``match``, or a group of them.
-
-    Hypothesis replays the failure it reports.  When the failure hinges on
-    timing the replay does not reproduce (a cancellation landing on a held
-    message, a busy machine), it raises ``FlakyFailure`` instead: an
-    exception group of the failures it saw, and still a catch.
-    """
+    """Whether ``exc`` is a ``kind`` whose message matches ``match``, or a
+    group (nested or not) of nothing else."""
     if isinstance(exc, BaseExceptionGroup):
         return all(is_failure_of(inner, kind, match) for inner in exc.exceptions)
     return isinstance(exc, kind) and (match is None or re.search(match, str(exc)) is not None)
@@ -213,7 +208,13 @@ def assert_hypothesis_catches(
     match: str | None = None,
 ) -> BaseException:
     """Run a ``@given`` test expected to fail; assert that it failed with
-    ``kind`` (see :func:`is_failure_of`) and return what it raised."""
+    ``kind`` (see :func:`is_failure_of`) and return what it raised.
+
+    Hypothesis replays the failure it reports.  When the failure hinges on
+    timing the replay does not reproduce (a cancellation landing on a held
+    message, a busy machine), it raises ``FlakyFailure`` instead: an
+    exception group of the failures it saw, and still a catch.
+    """
     kinds = kind if isinstance(kind, tuple) else (kind,)
     with pytest.raises((*kinds, BaseExceptionGroup)) as raised:
         run()

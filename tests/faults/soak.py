@@ -48,7 +48,7 @@ import trio_zmq
 from trio_zmq._cli._command import Parser, run_command
 
 from tests.faults.messages import make, parse
-from tests.helpers import ROOT, open_fds
+from tests.helpers import ROOT, is_failure_of, open_fds
 from tests.netns import Host, Network, PeerProcess, probe
 
 if sys.version_info < (3, 11):
@@ -200,25 +200,18 @@ async def run_worker(worker: Worker, ctx: trio_zmq.Context) -> None:
                     nursery.start_soon(sender, worker, worker.sockets[0])
                 nursery.start_soon(receiver, worker, worker.sockets[-1])
         except BaseException as exc:  # re-raised unless the chaos closed a socket
-            if not only(exc, trio.ClosedResourceError):
+            if not is_failure_of(exc, trio.ClosedResourceError):
                 raise
         finally:
             for sock in worker.sockets:
                 sock.close()
 
 
-def only(exc: BaseException, kind: type[BaseException]) -> bool:
-    """Whether ``exc`` is a ``kind``, or a group of nothing else."""
-    if isinstance(exc, BaseExceptionGroup):
-        return exc.split(kind)[1] is None
-    return isinstance(exc, kind)
-
-
 def failures(exc: BaseException) -> list[SoakFailure]:
     """The SoakFailures in ``exc`` (a group, possibly nested), if that is all it holds."""
     if isinstance(exc, SoakFailure):
         return [exc]
-    if isinstance(exc, BaseExceptionGroup) and only(exc, SoakFailure):
+    if isinstance(exc, BaseExceptionGroup) and is_failure_of(exc, SoakFailure):
         return [f for sub in exc.exceptions for f in failures(sub)]
     return []
 
