@@ -5,11 +5,11 @@ Then two tasks share one nursery per connection: ``_heartbeat`` sends a
 ``HEARTBEAT`` every ``heartbeat_interval`` while the worker is idle (to
 the queue, a heartbeat says "alive, and free to take a request"), and
 ``_serve`` answers requests (after ``work_seconds`` of pretend work) and
-waits for the queue's heartbeats.  When nothing has come from the queue for ``liveness``
-intervals, the queue is taken for dead: the nursery is cancelled, the
-socket closed with linger 0, and after a backoff (doubling from
-``reconnect_initial`` up to ``reconnect_max``) a fresh socket connects and
-says ``READY`` again.
+waits for the queue's heartbeats.  When nothing has come from the queue
+for ``liveness`` intervals, the queue is taken for dead: the nursery is
+cancelled, the socket closed with linger 0, and after a backoff (doubling
+from ``reconnect_initial`` up to ``reconnect_max``) a fresh socket
+connects and says ``READY`` again.
 
 It prints one line per event (``ready``, ``working <request id, hex>``,
 ``queue silent``), which the tests read to know where the worker is.
