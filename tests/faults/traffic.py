@@ -54,6 +54,10 @@ class Flow:
     last_before_outage: int = -1
     #: How many had been sent when the outage was detected (``outage_detected``).
     sent_at_detection: int = -1
+    #: Set when :func:`send_flow` has stopped, and ``sent`` counts its last
+    #: message (a send returns after a schedule point, during which the
+    #: message may already have arrived).
+    sender_stopped: trio.Event = field(default_factory=trio.Event)
 
     def __post_init__(self) -> None:
         self.ledger = Ledger(self.name, self.ordered)
@@ -77,10 +81,14 @@ class Flow:
         return min(later) - moment if later else math.inf
 
     async def drained(self, sender: bytes | None = None, bound: float = DRAIN_BOUND) -> None:
-        """Wait until the last message sent has arrived."""
+        """Wait until the sender has stopped and its last message has arrived."""
         with trio.move_on_after(bound):
+            await self.sender_stopped.wait()
             while self.ledger.last(sender or self.sender) < self.sent - 1:  # noqa: ASYNC110
                 await trio.sleep(0.01)
+        assert self.sender_stopped.is_set(), (
+            f"{self.name}: still sending #{self.sent} after {bound} s"
+        )
         last = self.ledger.last(sender or self.sender)
         assert last == self.sent - 1, f"{self.name}: #{last} arrived, #{self.sent - 1} was sent"
 
@@ -97,17 +105,21 @@ class Flow:
 async def send_flow(
     sock: trio_zmq.Socket, flow: Flow, stop: trio.Event, *, rate: float, size: int = 64
 ) -> None:
-    """Send ``flow``'s messages at ``rate`` a second until ``stop`` is set."""
-    while not stop.is_set():
-        message = make(flow.sender, flow.sent, size)
-        while True:
-            with trio.move_on_after(PATIENCE) as scope:
-                await sock.send_multipart(message)
-            if not scope.cancelled_caught:
-                break
-            flow.cancelled_sends += 1  # nothing was sent: send the same message again
-        flow.sent += 1
-        await trio.sleep(1 / rate)
+    """Send ``flow``'s messages at ``rate`` a second until ``stop`` is set;
+    then set ``flow.sender_stopped``."""
+    try:
+        while not stop.is_set():
+            message = make(flow.sender, flow.sent, size)
+            while True:
+                with trio.move_on_after(PATIENCE) as scope:
+                    await sock.send_multipart(message)
+                if not scope.cancelled_caught:
+                    break
+                flow.cancelled_sends += 1  # nothing was sent: send the same message again
+            flow.sent += 1
+            await trio.sleep(1 / rate)
+    finally:
+        flow.sender_stopped.set()
 
 
 async def recv_flow(sock: trio_zmq.Socket, flow: Flow) -> None:
